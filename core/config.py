@@ -1,0 +1,271 @@
+"""Configuration: one schema per section drives validation, defaults, env overrides and docs.
+
+Sources, later ones winning: built-in defaults, the TOML file, ``OPENV2X_<SECTION>_<KEY>``
+environment variables, then explicit overrides (CLI flags). Any unknown section or key, and any
+value of the wrong type, stops start-up with one line naming it (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+BUNDLED_PLUGINS: tuple[str, ...] = (
+    "ocpp16",
+    "ocpp201",
+    "ocpi_cpo",
+    "ocpi_scsp",
+    "billing",
+    "weather",
+    "routing",
+)
+ENV_PREFIX = "OPENV2X_"
+DEFAULT_CONFIG_FILE = "openv2x.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as the single line shown to the operator."""
+
+
+class CommaList(fields.List):
+    """A list that also accepts ``"a,b,c"`` so list settings work from environment variables."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ServerSection(Schema):
+    host = fields.String(load_default="127.0.0.1", metadata={"help": "Address to listen on."})
+    port = fields.Integer(
+        load_default=8080,
+        validate=validate.Range(min=0, max=65535),
+        metadata={"help": "TCP port (0 picks a free one)."},
+    )
+    public_url = fields.String(
+        load_default="",
+        metadata={"help": "Base URL partners and browsers use; derived from host/port if empty."},
+    )
+    max_body_bytes = fields.Integer(
+        load_default=1_048_576,
+        validate=validate.Range(min=1024),
+        metadata={"help": "Largest accepted HTTP request body."},
+    )
+    data_dir = fields.String(
+        load_default=".",
+        metadata={"help": "Where generated secrets are kept when not configured."},
+    )
+
+
+class DatabaseSection(Schema):
+    url = fields.String(
+        load_default="sqlite+aiosqlite:///openv2x.db",
+        metadata={"help": "SQLAlchemy URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://…"},
+    )
+    echo = fields.Boolean(load_default=False, metadata={"help": "Log every SQL statement."})
+    auto_migrate = fields.Boolean(
+        load_default=True,
+        metadata={"help": "Apply migrations on serve (SQLite only; run `db upgrade` for PostgreSQL)."},
+    )
+    pool_size = fields.Integer(
+        load_default=10, validate=validate.Range(min=1), metadata={"help": "PostgreSQL pool size."}
+    )
+
+
+class PluginsSection(Schema):
+    enabled = CommaList(
+        fields.String(),
+        load_default=lambda: list(BUNDLED_PLUGINS),
+        metadata={"help": "Entry-point names of the plugins to register."},
+    )
+
+
+class AuthSection(Schema):
+    secret_key = fields.String(
+        load_default="",
+        validate=validate.Length(min=0),
+        metadata={"help": "JWT signing key (≥ 32 chars). Generated into data_dir if empty."},
+    )
+    encryption_key = fields.String(
+        load_default="",
+        metadata={"help": "Fernet key for personal fields at rest. Generated if empty."},
+    )
+    access_token_ttl = fields.Integer(
+        load_default=900, validate=validate.Range(min=30), metadata={"help": "Seconds."}
+    )
+    refresh_token_ttl = fields.Integer(
+        load_default=7 * 86400, validate=validate.Range(min=60), metadata={"help": "Seconds."}
+    )
+    session_ttl = fields.Integer(
+        load_default=12 * 3600,
+        validate=validate.Range(min=60),
+        metadata={"help": "Portal login lifetime in seconds."},
+    )
+
+
+class LoggingSection(Schema):
+    level = fields.String(
+        load_default="INFO",
+        validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]),
+        metadata={"help": "Log level."},
+    )
+    format = fields.String(
+        load_default="text",
+        validate=validate.OneOf(["text", "json"]),
+        metadata={"help": "text for people, json for log shippers."},
+    )
+
+
+CORE_SECTIONS: dict[str, type[Schema]] = {
+    "server": ServerSection,
+    "database": DatabaseSection,
+    "plugins": PluginsSection,
+    "auth": AuthSection,
+    "logging": LoggingSection,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings: ``config["server"]["port"]``; plugin sections keyed by plugin name."""
+
+    sections: Mapping[str, Mapping[str, Any]]
+    source: Path | None = None
+    ignored_sections: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, section: str) -> Mapping[str, Any]:
+        return self.sections[section]
+
+    def get(self, section: str) -> Mapping[str, Any]:
+        return self.sections.get(section, {})
+
+    @property
+    def enabled_plugins(self) -> list[str]:
+        return list(self.sections["plugins"]["enabled"])
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Config:
+        """Return a copy with already-validated values replaced (used by CLI flags and tests)."""
+        merged = {name: dict(values) for name, values in self.sections.items()}
+        for name, values in overrides.items():
+            merged.setdefault(name, {}).update(values)
+        return Config(merged, self.source, self.ignored_sections)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def env_values(
+    environ: Mapping[str, str], section_names: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    """Map ``OPENV2X_<SECTION>_<KEY>`` variables onto known sections.
+
+    Section names may contain underscores (``ocpi_cpo``), so the longest matching section wins.
+    Variables whose prefix names no known section (``OPENV2X_TEST_…``) are not settings and are
+    left alone; an unknown key inside a known section is reported by validation.
+    """
+    names = sorted(section_names, key=len, reverse=True)
+    found: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        for name in names:
+            if rest.startswith(name + "_"):
+                found.setdefault(name, {})[rest[len(name) + 1 :]] = value
+                break
+    return found
+
+
+def _first_error(section: str, messages: Any, prefix: str = "") -> str:
+    if isinstance(messages, dict):
+        key, inner = next(iter(messages.items()))
+        return _first_error(section, inner, f"{prefix}{key}" if prefix == "" else f"{prefix}.{key}")
+    if isinstance(messages, list) and messages:
+        return f"[{section}] {prefix}: {messages[0]}"
+    return f"[{section}] {prefix}: {messages}"
+
+
+def _validate_section(name: str, schema_cls: type[Schema], raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table, not {type(raw).__name__}")
+    try:
+        loaded: dict[str, Any] = schema_cls().load(raw)
+    except ValidationError as exc:
+        message = _first_error(name, exc.messages)
+        if "Unknown field" in message:
+            message = message.replace(": Unknown field.", ": unknown key")
+        raise ConfigError(message) from None
+    return loaded
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    plugin_sections: Mapping[str, type[Schema]] | None = None,
+    known_plugins: Iterable[str] = (),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    default_file: bool = True,
+) -> Config:
+    """Load and validate configuration.
+
+    ``path`` None means ``./openv2x.toml`` if present, otherwise defaults only.
+    ``plugin_sections`` are the schemas enabled plugins declare; sections named after
+    ``known_plugins`` that are not enabled are accepted and ignored, so disabling a plugin never
+    forces an operator to delete its settings.
+    """
+    environ = os.environ if environ is None else environ
+    source: Path | None = None
+    raw: dict[str, Any] = {}
+    if path is not None:
+        source = Path(path)
+        raw = read_toml(source)
+    elif default_file and Path(DEFAULT_CONFIG_FILE).is_file():
+        source = Path(DEFAULT_CONFIG_FILE)
+        raw = read_toml(source)
+
+    schemas: dict[str, type[Schema]] = dict(CORE_SECTIONS)
+    schemas.update(plugin_sections or {})
+    ignored = tuple(sorted(set(known_plugins) - set(schemas)))
+    for name, values in env_values(environ, list(schemas)).items():
+        section = raw.setdefault(name, {})
+        if isinstance(section, dict):
+            section.update(values)
+    for name, values in (overrides or {}).items():
+        raw.setdefault(name, {}).update(values)
+
+    sections: dict[str, dict[str, Any]] = {}
+    for name in raw:
+        if name not in schemas and name not in ignored:
+            raise ConfigError(f"[{name}] is not a known config section")
+    for name, schema_cls in schemas.items():
+        sections[name] = _validate_section(name, schema_cls, raw.get(name, {}))
+    return Config(sections, source, ignored)
+
+
+def describe(schemas: Mapping[str, type[Schema]]) -> list[tuple[str, str, str, Any, str]]:
+    """Rows (section, key, type, default, help) for documentation and ``--help`` output."""
+    rows = []
+    for section, schema_cls in schemas.items():
+        for key, fld in schema_cls().fields.items():
+            default = fld.load_default
+            if callable(default):
+                default = default()
+            rows.append(
+                (section, key, type(fld).__name__, default, str(fld.metadata.get("help", "")))
+            )
+    return rows

@@ -1,0 +1,362 @@
+"""The version-neutral domain model (OCPI-aligned; the OCPP plugins map onto it).
+
+Energy is kept in Wh and power in W; money as exact decimals; times as timezone-aware UTC.
+Plugins declare their own tables on :class:`Base` and ship Alembic revisions for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.db.types import Money, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        Decimal: Money(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Location(Timestamped, Base):
+    """Where stations are (OCPI Location; ``access`` is public / private / semi_public)."""
+
+    __tablename__ = "location"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    party_id: Mapped[str | None] = mapped_column(String(3))
+    name: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(45))
+    city: Mapped[str | None] = mapped_column(String(45))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    state: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(3))
+    latitude: Mapped[str | None] = mapped_column(String(10))
+    longitude: Mapped[str | None] = mapped_column(String(11))
+    parking_type: Mapped[str | None] = mapped_column(String(32))
+    access: Mapped[str] = mapped_column(String(16), default="public")
+    publish: Mapped[bool] = mapped_column(Boolean, default=True)
+    time_zone: Mapped[str | None] = mapped_column(String(255))
+    opening_times: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    facilities: Mapped[list[Any] | None] = mapped_column(JSON)
+    operator_name: Mapped[str | None] = mapped_column(String(255))
+
+    stations: Mapped[list[ChargingStation]] = relationship(back_populates="location")
+
+
+class ChargingStation(Timestamped, Base):
+    """A charge point, keyed by the identity it uses in its OCPP URL."""
+
+    __tablename__ = "charging_station"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str | None] = mapped_column(
+        ForeignKey("location.id", ondelete="SET NULL"), index=True
+    )
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    vendor: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(50))
+    serial_number: Mapped[str | None] = mapped_column(String(50))
+    charge_box_serial_number: Mapped[str | None] = mapped_column(String(50))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(50))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(50))
+    registration_status: Mapped[str] = mapped_column(String(16), default="Pending")
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[dt.datetime | None]
+    last_boot: Mapped[dt.datetime | None]
+    lenient: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    location: Mapped[Location | None] = relationship(back_populates="stations")
+    evses: Mapped[list[Evse]] = relationship(
+        back_populates="station", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Evse(Base):
+    """An EVSE (OCPP 2.0.1 evseId; in OCPP 1.6 each connector is its own EVSE)."""
+
+    __tablename__ = "evse"
+    __table_args__ = (UniqueConstraint("station_id", "evse_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    evse_number: Mapped[int] = mapped_column(Integer)
+    uid: Mapped[str] = mapped_column(String(36), default=new_uuid, unique=True)
+    evse_id: Mapped[str | None] = mapped_column(String(48))
+    status: Mapped[str | None] = mapped_column(String(32))
+    capabilities: Mapped[list[Any] | None] = mapped_column(JSON)
+    physical_reference: Mapped[str | None] = mapped_column(String(16))
+    last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    station: Mapped[ChargingStation] = relationship(back_populates="evses")
+    connectors: Mapped[list[Connector]] = relationship(
+        back_populates="evse", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Connector(Base):
+    """A socket or cable (OCPI Connector fields; OCPP status kept live)."""
+
+    __tablename__ = "connector"
+    __table_args__ = (UniqueConstraint("evse_id", "connector_number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    evse_id: Mapped[int] = mapped_column(ForeignKey("evse.id", ondelete="CASCADE"), index=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    connector_number: Mapped[int] = mapped_column(Integer)
+    standard: Mapped[str | None] = mapped_column(String(32))
+    format: Mapped[str | None] = mapped_column(String(8))
+    power_type: Mapped[str | None] = mapped_column(String(16))
+    max_voltage: Mapped[int | None] = mapped_column(Integer)
+    max_amperage: Mapped[int | None] = mapped_column(Integer)
+    max_electric_power: Mapped[int | None] = mapped_column(Integer)
+    tariff_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    status_at: Mapped[dt.datetime | None]
+    last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    evse: Mapped[Evse] = relationship(back_populates="connectors")
+
+
+class User(Timestamped, Base):
+    """A person who signs in. Personal fields are stored encrypted; email is found by its HMAC."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    email_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    first_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    tariff_preference: Mapped[Decimal | None]
+    socket_type: Mapped[str | None] = mapped_column(String(32))
+    battery_capacity_wh: Mapped[int | None] = mapped_column(Integer)
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_login: Mapped[dt.datetime | None]
+
+
+class IdToken(Timestamped, Base):
+    """An identifier a driver presents (RFID uid, app id, eMAID, …), OCPP IdTag / IdToken."""
+
+    __tablename__ = "id_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id_token: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(20), default="ISO14443")
+    status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    expiry_date: Mapped[dt.datetime | None]
+    group_id_token: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    visual_number: Mapped[str | None] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    party_id: Mapped[str | None] = mapped_column(String(3))
+
+
+class Reservation(Base):
+    """A reservation of a connector/EVSE (seed 004 adds the driver's target SoC and departure)."""
+
+    __tablename__ = "reservation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    connector_number: Mapped[int | None] = mapped_column(Integer)
+    id_token: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    expiry_date: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="Requested")
+    target_soc: Mapped[int | None] = mapped_column(Integer)
+    departure_time: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Transaction(Base):
+    """A charging session. ``id`` is the OCPP 1.6 integer id; ``transaction_uid`` the 2.0.1 id."""
+
+    __tablename__ = "transaction"
+    __table_args__ = (
+        UniqueConstraint("station_id", "transaction_uid"),
+        Index("ix_transaction_active", "station_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_uid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE")
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    connector_number: Mapped[int | None] = mapped_column(Integer)
+    id_token: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    reservation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reservation.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="Active")
+    started_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    meter_start_wh: Mapped[int | None] = mapped_column(Integer)
+    meter_stop_wh: Mapped[int | None] = mapped_column(Integer)
+    energy_wh: Mapped[int | None] = mapped_column(Integer)
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    soc_start: Mapped[int | None] = mapped_column(Integer)
+    soc_last: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_reason: Mapped[str | None] = mapped_column(String(255))
+    last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MeterValue(Base):
+    """One sampled value exactly as the station reported it (value in the reported unit)."""
+
+    __tablename__ = "meter_value"
+    __table_args__ = (Index("ix_meter_value_tx_time", "transaction_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transaction.id", ondelete="CASCADE")
+    )
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    connector_number: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[dt.datetime]
+    measurand: Mapped[str] = mapped_column(String(64), default="Energy.Active.Import.Register")
+    phase: Mapped[str | None] = mapped_column(String(8))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    context: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str | None] = mapped_column(String(8))
+    value: Mapped[Decimal]
+    signed_data: Mapped[str | None] = mapped_column(Text)
+
+
+class ChargingProfile(Base):
+    """A charging profile, where it was sent and what the station answered."""
+
+    __tablename__ = "charging_profile"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str | None] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transaction.id", ondelete="SET NULL")
+    )
+    stack_level: Mapped[int] = mapped_column(Integer, default=0)
+    purpose: Mapped[str] = mapped_column(String(32), default="TxDefaultProfile")
+    kind: Mapped[str] = mapped_column(String(16), default="Absolute")
+    recurrency_kind: Mapped[str | None] = mapped_column(String(16))
+    valid_from: Mapped[dt.datetime | None]
+    valid_to: Mapped[dt.datetime | None]
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(32), default="operator")
+    status: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StatusNotification(Base):
+    """History of every status a station reported for itself (connector 0) or a connector."""
+
+    __tablename__ = "status_notification"
+    __table_args__ = (Index("ix_status_notification_station_time", "station_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE")
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    connector_number: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(64))
+    timestamp: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """An asynchronous command sent to a station and its outcome."""
+
+    __tablename__ = "task"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]

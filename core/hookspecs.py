@@ -1,0 +1,128 @@
+"""The hooks OpenV2X plugins implement: reading this file tells what the system can be extended with.
+
+Conventions:
+- Every hook receives keyword arguments only (pluggy passes them by name); implement only the
+  arguments you need.
+- Hooks marked *may be async* may return an awaitable; the core awaits it with
+  :func:`core.plugins.await_me_maybe`. All other hooks must return plain values.
+- Hooks returning lists are collected from every plugin (pluggy returns one result per plugin);
+  hooks marked *firstresult* stop at the first non-``None`` answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import argparse
+
+    from aiohttp import web
+    from marshmallow import Schema
+
+    from core.events import Event
+    from core.nav import NavItem
+    from core.rbac import Grant
+    from core.rest.routes import Route
+
+hookspec = pluggy.HookspecMarker("openv2x")
+
+
+@hookspec
+def openv2x_config_schema() -> type[Schema] | None:
+    """Declare this plugin's config section.
+
+    Called once at start-up, after the enabled plugins are registered and before the app is
+    built. Return a marshmallow ``Schema`` class; its fields (with ``load_default`` and
+    ``metadata={"help": ...}``) become the keys of the TOML section named after the plugin's
+    entry point (``[hello]`` for entry point ``hello``), overridable with
+    ``OPENV2X_<PLUGIN>_<KEY>``. Unknown keys and bad values stop start-up.
+    """
+
+
+@hookspec
+def openv2x_migrations() -> str | None:
+    """Return the folder of this plugin's Alembic revisions, or ``None``.
+
+    Called when the database is upgraded (``openv2x db upgrade`` and on SQLite start-up). The
+    plugin's first revision must have ``down_revision = None`` and a ``branch_labels`` entry
+    equal to the plugin name, so every plugin's tables form their own branch; tables are declared
+    on :class:`core.db.models.Base` so they share the core's metadata.
+    """
+
+
+@hookspec
+def openv2x_routes(app: web.Application) -> list[Route] | None:
+    """Contribute HTTP routes.
+
+    Called once while the app is built. Return :class:`core.rest.routes.Route` objects; each
+    names the permission it needs (or ``PUBLIC``) and the core enforces it before the handler
+    runs. Routes under ``/api/`` appear in the OpenAPI document.
+    """
+
+
+@hookspec
+def openv2x_permissions() -> list[Grant] | None:
+    """Grant permissions that this plugin's routes introduce to roles.
+
+    Called once at start-up. Return :class:`core.rbac.Grant` objects. Permissions not granted to a
+    role are denied to it (deny by default); ``platform_manager`` receives every permission.
+    """
+
+
+@hookspec
+def openv2x_startup(app: web.Application) -> Awaitable[None] | None:
+    """Start this plugin's background work. *May be async.*
+
+    Called after the database is ready and before the server accepts connections; each plugin's
+    result is awaited before the next is called (pluggy order: last registered first). Keep
+    references to created tasks; stop them in ``openv2x_shutdown``.
+    """
+
+
+@hookspec
+def openv2x_shutdown(app: web.Application) -> Awaitable[None] | None:
+    """Stop what ``openv2x_startup`` started. *May be async.*
+
+    Called when the server stops, after connections are closed and before the database closes.
+    """
+
+
+@hookspec
+def openv2x_event(event: Event, app: web.Application) -> Awaitable[None] | None:
+    """React to a domain event. *May be async.*
+
+    Called for every event published on the app's event bus, after the database commit that
+    produced it (``station.connected``, ``transaction.started``, ``user.created``, …; see
+    :mod:`core.events`). Exceptions are logged and do not affect other subscribers.
+    """
+
+
+@hookspec
+def openv2x_nav_items(request: web.Request) -> list[NavItem] | None:
+    """Contribute portal navigation entries.
+
+    Called for each rendered portal page. Return :class:`core.nav.NavItem` objects; entries whose
+    permission the signed-in user lacks are not shown.
+    """
+
+
+@hookspec
+def openv2x_template_dirs() -> list[str] | None:
+    """Return folders of Jinja2 templates this plugin's portal pages use.
+
+    Called once while the app is built; the core's ``web/templates`` is searched last, so a plugin
+    may extend ``base.html``.
+    """
+
+
+@hookspec
+def openv2x_cli(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add sub-commands to the ``openv2x`` command line.
+
+    Called while the CLI is built, with the top-level sub-parser collection. Set
+    ``func=callable(args) -> int`` as the parser default; it runs with the loaded config in
+    ``args.config_obj``.
+    """

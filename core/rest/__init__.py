@@ -1,0 +1,1 @@
+"""The REST API: routes with declared permissions, generic resources, errors and OpenAPI."""

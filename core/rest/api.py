@@ -1,0 +1,15 @@
+"""The core's REST routes, assembled in one place."""
+
+from __future__ import annotations
+
+from core.rest.auth_views import auth_routes
+from core.rest.openapi import openapi_routes
+from core.rest.resources import RESOURCES
+from core.rest.routes import Route
+
+
+def core_routes() -> list[Route]:
+    routes = [*auth_routes(), *openapi_routes()]
+    for resource in RESOURCES:
+        routes.extend(resource().routes())
+    return routes

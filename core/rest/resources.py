@@ -1,0 +1,158 @@
+"""The core's REST resources: location, chargepoint, connector, idtag, user and task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import appkeys
+from core.auth import principal_of
+from core.db import Work
+from core.db.models import ChargingStation, Connector, IdToken, Location, Task, User
+from core.passwords import hash_password
+from core.rbac import ADMIN_ROLE
+from core.rest import schemas
+from core.rest.errors import ApiError, bad_request
+from core.rest.resource import ModelResource
+from core.users import public_view, set_password
+
+
+async def _require_row(work: Work, model: Any, key: Any, field: str) -> None:
+    if key is not None and await work.session.get(model, key) is None:
+        raise bad_request(f"{field} refers to nothing", {field: [f"no such {model.__tablename__}"]})
+
+
+class LocationResource(ModelResource):
+    name = "location"
+    model = Location
+    schema = schemas.LocationSchema
+    filters = ("country_code", "party_id", "name", "city", "postal_code", "country",
+               "parking_type", "access", "publish", "last_updated")
+    ordering = "created_at"
+
+
+class ChargePointResource(ModelResource):
+    name = "chargepoint"
+    model = ChargingStation
+    schema = schemas.ChargePointSchema
+    filters = ("location_id", "ocpp_version", "vendor", "model", "registration_status",
+               "connected", "last_seen", "firmware_version")
+
+    async def prepare(
+        self, request: web.Request, work: Work, data: dict[str, Any], obj: Any | None
+    ) -> dict[str, Any]:
+        if obj is not None and "id" in data and data["id"] != obj.id:
+            raise bad_request("a station's id cannot change", {"id": ["read-only after create"]})
+        if obj is None and await work.session.get(ChargingStation, data["id"]) is not None:
+            raise ApiError(409, "conflict", f"chargepoint {data['id']!r} already exists")
+        await _require_row(work, Location, data.get("location_id"), "location_id")
+        values = dict(data)
+        if "password" in values:
+            password = values.pop("password")
+            values["password_hash"] = hash_password(password) if password else None
+        return values
+
+
+class ConnectorResource(ModelResource):
+    name = "connector"
+    model = Connector
+    schema = schemas.ConnectorSchema
+    operations = ("list", "retrieve", "update")
+    filters = ("station_id", "evse_id", "connector_number", "standard", "format", "power_type",
+               "status")
+    ordering = "station_id"
+
+
+class IdTagResource(ModelResource):
+    name = "idtag"
+    model = IdToken
+    schema = schemas.IdTagSchema
+    lookup = "id_token"
+    filters = ("type", "status", "group_id_token", "user_id", "expiry_date", "issuer")
+    ordering = "id_token"
+    owner_column = "user_id"
+
+    async def prepare(
+        self, request: web.Request, work: Work, data: dict[str, Any], obj: Any | None
+    ) -> dict[str, Any]:
+        if obj is not None and "id_token" in data and data["id_token"] != obj.id_token:
+            raise bad_request("id_token cannot change", {"id_token": ["read-only after create"]})
+        if obj is None:
+            clash = await work.session.execute(
+                select(IdToken.id).where(IdToken.id_token == data["id_token"])
+            )
+            if clash.first() is not None:
+                raise ApiError(409, "conflict", f"idtag {data['id_token']!r} already exists")
+        await _require_row(work, User, data.get("user_id"), "user_id")
+        return data
+
+
+class UserResource(ModelResource):
+    """Users are addressed by username; personal fields are decrypted only for the response."""
+
+    name = "user"
+    model = User
+    schema = schemas.UserSchema
+    lookup = "username"
+    operations = ("list", "retrieve", "update", "delete")
+    filters = ("role", "is_active", "socket_type", "created_at", "last_login")
+    ordering = "username"
+    owner_column = "id"
+
+    def dump(self, request: web.Request, obj: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self.schema().dump(public_view(obj, request.app[appkeys.CIPHER]))
+        return body
+
+    async def prepare(
+        self, request: web.Request, work: Work, data: dict[str, Any], obj: Any | None
+    ) -> dict[str, Any]:
+        principal = principal_of(request)
+        privileged = {"role", "is_active"} & set(data)
+        if privileged and (principal is None or principal.role != ADMIN_ROLE):
+            raise ApiError(
+                403, "permission_denied", f"only {ADMIN_ROLE} may change {sorted(privileged)}"
+            )
+        if principal is not None and obj is not None and obj.id == principal.user_id and (
+            data.get("role", obj.role) != obj.role or data.get("is_active") is False
+        ):
+            raise ApiError(403, "permission_denied", "you cannot demote or deactivate yourself")
+        return data
+
+    async def apply(self, request: web.Request, work: Work, obj: Any, data: dict[str, Any]) -> None:
+        cipher = request.app[appkeys.CIPHER]
+        for key, value in data.items():
+            if key == "password":
+                set_password(obj, value)
+            elif key in ("first_name", "last_name"):
+                setattr(obj, f"{key}_enc", cipher.encrypt(value))
+            else:
+                setattr(obj, key, value)
+        if data.get("is_active") is False or "role" in data:
+            obj.token_epoch += 1
+
+    async def before_delete(self, request: web.Request, work: Work, obj: Any) -> None:
+        principal = principal_of(request)
+        if principal is not None and obj.id == principal.user_id:
+            raise ApiError(403, "permission_denied", "you cannot delete your own account")
+
+
+class TaskResource(ModelResource):
+    name = "task"
+    model = Task
+    schema = schemas.TaskSchema
+    operations = ("list", "retrieve", "delete")
+    filters = ("station_id", "action", "status", "created_at")
+    ordering = "created_at"
+    owner_column = "user_id"
+
+
+RESOURCES: tuple[type[ModelResource], ...] = (
+    LocationResource,
+    ChargePointResource,
+    ConnectorResource,
+    IdTagResource,
+    UserResource,
+    TaskResource,
+)

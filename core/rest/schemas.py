@@ -1,0 +1,222 @@
+"""Marshmallow schemas of the core REST resources (field names are the API's, snake_case)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.rbac import ROLES
+
+# OCPI 2.2.1 enumerations used by locations and connectors.
+PARKING_TYPES = (
+    "ALONG_MOTORWAY", "PARKING_GARAGE", "PARKING_LOT", "ON_DRIVEWAY", "ON_STREET",
+    "UNDERGROUND_GARAGE",
+)
+ACCESS = ("public", "private", "semi_public")
+CONNECTOR_STANDARDS = (
+    "CHADEMO", "CHAOJI", "DOMESTIC_A", "DOMESTIC_B", "DOMESTIC_C", "DOMESTIC_D", "DOMESTIC_E",
+    "DOMESTIC_F", "DOMESTIC_G", "DOMESTIC_H", "DOMESTIC_I", "DOMESTIC_J", "DOMESTIC_K",
+    "DOMESTIC_L", "DOMESTIC_M", "DOMESTIC_N", "DOMESTIC_O", "GBT_AC", "GBT_DC",
+    "IEC_60309_2_single_16", "IEC_60309_2_three_16", "IEC_60309_2_three_32",
+    "IEC_60309_2_three_64", "IEC_62196_T1", "IEC_62196_T1_COMBO", "IEC_62196_T2",
+    "IEC_62196_T2_COMBO", "IEC_62196_T3A", "IEC_62196_T3C", "NEMA_5_20", "NEMA_6_30",
+    "NEMA_6_50", "NEMA_10_30", "NEMA_10_50", "NEMA_14_30", "NEMA_14_50", "PANTOGRAPH_BOTTOM_UP",
+    "PANTOGRAPH_TOP_DOWN", "TESLA_R", "TESLA_S",
+)
+CONNECTOR_FORMATS = ("SOCKET", "CABLE")
+POWER_TYPES = ("AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC")
+OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
+ID_TOKEN_TYPES = (
+    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
+    "NoAuthorization",
+)
+ID_TOKEN_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "NoCredit")
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+STATION_ID = validate.Regexp(
+    r"^[A-Za-z0-9*\-_=:+|@.]{1,64}$",
+    error="1-64 characters of letters, digits and *-_=:+|@.",
+)
+
+
+def one_of(values: tuple[str, ...]) -> validate.OneOf:
+    return validate.OneOf(values)
+
+
+class LocationSchema(Schema):
+    id = fields.String(dump_only=True)
+    country_code = fields.String(
+        allow_none=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="two capital letters")
+    )
+    party_id = fields.String(
+        allow_none=True, validate=validate.Regexp(r"^[A-Z0-9]{3}$", error="three characters")
+    )
+    name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    address = fields.String(allow_none=True, validate=validate.Length(max=45))
+    city = fields.String(allow_none=True, validate=validate.Length(max=45))
+    postal_code = fields.String(allow_none=True, validate=validate.Length(max=10))
+    state = fields.String(allow_none=True, validate=validate.Length(max=20))
+    country = fields.String(
+        allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="ISO 3166 alpha-3 code")
+    )
+    latitude = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r"^-?[0-9]{1,2}\.[0-9]{5,7}$", error="like 52.37452 (OCPI)"),
+    )
+    longitude = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r"^-?[0-9]{1,3}\.[0-9]{5,7}$", error="like 4.89231 (OCPI)"),
+    )
+    parking_type = fields.String(allow_none=True, validate=one_of(PARKING_TYPES))
+    access = fields.String(load_default="public", validate=one_of(ACCESS))
+    publish = fields.Boolean(load_default=True)
+    time_zone = fields.String(allow_none=True, validate=validate.Length(max=255))
+    opening_times = fields.Dict(allow_none=True)
+    facilities = fields.List(fields.String(validate=validate.Length(max=64)), allow_none=True)
+    operator_name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    created_at = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+    @validates_schema
+    def _both_coordinates(self, data: dict[str, object], **_: object) -> None:
+        if ("latitude" in data) != ("longitude" in data):
+            raise ValidationError("give latitude and longitude together", "latitude")
+
+
+class ChargePointSchema(Schema):
+    id = fields.String(required=True, validate=STATION_ID)
+    location_id = fields.String(allow_none=True)
+    ocpp_version = fields.String(allow_none=True, validate=one_of(OCPP_VERSIONS))
+    password = fields.String(
+        load_only=True,
+        allow_none=True,
+        validate=validate.Length(min=16, max=40),
+        metadata={"description": "HTTP Basic password (Security Profile 1/2); stored hashed."},
+    )
+    has_password = fields.Method("_has_password", dump_only=True)
+    description = fields.String(allow_none=True)
+    lenient = fields.Boolean(load_default=False)
+    registration_status = fields.String(validate=one_of(REGISTRATION_STATUSES))
+    vendor = fields.String(dump_only=True)
+    model = fields.String(dump_only=True)
+    serial_number = fields.String(dump_only=True)
+    charge_box_serial_number = fields.String(dump_only=True)
+    firmware_version = fields.String(dump_only=True)
+    iccid = fields.String(dump_only=True)
+    imsi = fields.String(dump_only=True)
+    meter_type = fields.String(dump_only=True)
+    meter_serial_number = fields.String(dump_only=True)
+    connected = fields.Boolean(dump_only=True)
+    last_seen = fields.AwareDateTime(dump_only=True)
+    last_boot = fields.AwareDateTime(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+    def _has_password(self, obj: object) -> bool:
+        return getattr(obj, "password_hash", None) is not None
+
+
+class ConnectorSchema(Schema):
+    id = fields.String(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    evse_id = fields.Integer(dump_only=True)
+    connector_number = fields.Integer(dump_only=True)
+    standard = fields.String(allow_none=True, validate=one_of(CONNECTOR_STANDARDS))
+    format = fields.String(allow_none=True, validate=one_of(CONNECTOR_FORMATS))
+    power_type = fields.String(allow_none=True, validate=one_of(POWER_TYPES))
+    max_voltage = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=2000))
+    max_amperage = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=2000))
+    max_electric_power = fields.Integer(
+        allow_none=True, validate=validate.Range(min=0, max=2_000_000),
+        metadata={"description": "W"},
+    )
+    tariff_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=36)), validate=validate.Length(max=16)
+    )
+    status = fields.String(dump_only=True)
+    error_code = fields.String(dump_only=True)
+    status_at = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+
+class IdTagSchema(Schema):
+    id_token = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    type = fields.String(load_default="ISO14443", validate=one_of(ID_TOKEN_TYPES))
+    status = fields.String(load_default="Accepted", validate=one_of(ID_TOKEN_STATUSES))
+    expiry_date = fields.AwareDateTime(allow_none=True)
+    group_id_token = fields.String(allow_none=True, validate=validate.Length(max=255))
+    user_id = fields.Integer(allow_none=True, strict=True)
+    visual_number = fields.String(allow_none=True, validate=validate.Length(max=64))
+    issuer = fields.String(allow_none=True, validate=validate.Length(max=64))
+    language = fields.String(allow_none=True, validate=validate.Length(max=8))
+    created_at = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    username = fields.String(dump_only=True)
+    email = fields.Email(dump_only=True)
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    password = fields.String(load_only=True, validate=validate.Length(min=8, max=1024))
+    role = fields.String(validate=one_of(ROLES))
+    is_active = fields.Boolean()
+    tariff_preference = fields.Decimal(
+        allow_none=True, places=4, validate=validate.Range(min=0),
+        metadata={"description": "Highest acceptable price per kWh."},
+    )
+    socket_type = fields.String(allow_none=True, validate=one_of(CONNECTOR_STANDARDS))
+    battery_capacity_wh = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1000, max=2_000_000)
+    )
+    created_at = fields.AwareDateTime(dump_only=True)
+    last_login = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+
+class SignUpSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
+    username = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    tariff_preference = fields.Decimal(
+        allow_none=True, places=4, validate=validate.Range(min=0),
+        metadata={"description": "Highest acceptable price per kWh."},
+    )
+    socket_type = fields.String(allow_none=True, validate=one_of(CONNECTOR_STANDARDS))
+    battery_capacity_wh = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1000, max=2_000_000)
+    )
+
+
+class TaskSchema(Schema):
+    id = fields.String(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    action = fields.String(dump_only=True)
+    payload = fields.Dict(dump_only=True)
+    status = fields.String(dump_only=True)
+    result = fields.Dict(dump_only=True, allow_none=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    user_id = fields.Integer(dump_only=True, allow_none=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    started_at = fields.AwareDateTime(dump_only=True)
+    finished_at = fields.AwareDateTime(dump_only=True)
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=254),
+                             metadata={"description": "Email address or username."})
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class RefreshSchema(Schema):
+    refresh = fields.String(required=True, validate=validate.Length(max=4096))
+
+
+class VerifySchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(max=4096))
+
+
+class TokenPairSchema(Schema):
+    access = fields.String()
+    refresh = fields.String()

@@ -1,0 +1,6 @@
+"""OCPP 1.6J central system.
+
+Registered like any third-party plugin (entry point ``ocpp16`` in group ``openv2x.plugins``).
+It does not contribute anything yet: it implements no hooks, adds no routes, tables or settings.
+Its features arrive with their own work; until then enabling or disabling it changes nothing.
+"""
