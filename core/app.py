@@ -47,15 +47,18 @@ def plugin_migration_dirs(pm: pluggy.PluginManager) -> list[str]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[appkeys.CONFIG]
     db = app[appkeys.DB]
-    if db.is_sqlite and config["database"]["auto_migrate"]:
-        await migrate.upgrade(db, plugin_migration_dirs(app[appkeys.PLUGINS]))
-    else:
-        missing = await migrate.pending(db, plugin_migration_dirs(app[appkeys.PLUGINS]))
-        if missing:
+    dirs = plugin_migration_dirs(app[appkeys.PLUGINS])
+    try:
+        if db.is_sqlite and config["database"]["auto_migrate"]:
+            await migrate.upgrade(db, dirs)
+        elif missing := await migrate.pending(db, dirs):
             raise RuntimeError(
                 f"database schema is not current (pending: {', '.join(missing)}); "
                 "run `openv2x db upgrade`"
             )
+    except BaseException:
+        await db.dispose()
+        raise
     yield
     await db.dispose()
 
@@ -173,7 +176,6 @@ def create_app(
         app,
         loader=jinja2.FileSystemLoader(template_dirs),
         autoescape=jinja2.select_autoescape(["html"]),
-        context_processors=[portal.context_processor],
     )
     app.router.add_static("/static/", WEB_DIR / "static", name="static")
 

@@ -27,7 +27,7 @@ class Principal:
     via: str  # "bearer" or "session"
 
 
-PRINCIPAL = "openv2x.principal"
+PRINCIPAL = web.RequestKey("principal", "Principal | None")
 
 
 def principal_of(request: web.Request) -> Principal | None:
@@ -66,7 +66,6 @@ async def auth_middleware(
     token = bearer_token(request)
     if token is not None:
         request[PRINCIPAL] = await principal_from_token(request.app, token, "access", "bearer")
-        request["openv2x.bad_credentials"] = request[PRINCIPAL] is None
     elif cookie := request.cookies.get(SESSION_COOKIE):
         request[PRINCIPAL] = await principal_from_token(request.app, cookie, "session", "session")
     return await handler(request)

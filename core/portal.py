@@ -12,20 +12,21 @@ from core.rbac import AUTHENTICATED
 from core.rest.routes import Route
 
 
-async def context_processor(request: web.Request) -> dict[str, Any]:
-    return {"principal": principal_of(request)}
+def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200
+           ) -> web.Response:
+    return aiohttp_jinja2.render_template(
+        template, request, {"principal": principal_of(request), **context}, status=status
+    )
 
 
 async def error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
     if status == 401:
         raise web.HTTPFound(f"/login?next={request.path_qs}")
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"status": status, "message": message}, status=status
-    )
+    return render(request, "error.html", {"status": status, "message": message}, status)
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("dashboard.html", request, {})
+    return render(request, "dashboard.html", {})
 
 
 def portal_routes() -> list[Route]:

@@ -1,7 +1,7 @@
 """Routes that declare the permission they need; the core enforces it before the handler runs.
 
 Deny by default: a route must name a permission, :data:`core.rbac.PUBLIC` or
-:data:`core.rbac.AUTHENTICATED`. Handlers get the decision's scope in ``request["openv2x.scope"]``
+:data:`core.rbac.AUTHENTICATED`. Handlers get the decision's scope in ``request[SCOPE]``
 (``"all"`` or ``"own"``) so resource code can restrict rows for drivers.
 """
 
@@ -19,7 +19,7 @@ from core.rbac import AUTHENTICATED, PUBLIC
 from core.rest.errors import UNAUTHENTICATED, ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SCOPE = "openv2x.scope"
+SCOPE = web.RequestKey("scope", str)
 
 
 @dataclass(frozen=True)
