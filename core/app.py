@@ -11,10 +11,10 @@ import jinja2
 import pluggy
 from aiohttp import web
 
-from core import appkeys
+from core import appkeys, portal
+from core.auth import auth_middleware
 from core.config import Config
-from core.db import Database
-from core.db import migrate
+from core.db import Database, migrate
 from core.dispatch import Dispatcher
 from core.events import Event, LocalEventBus
 from core.fieldcrypt import FieldCipher
@@ -32,8 +32,6 @@ from core.rest import api, errors, routes
 from core.secrets import load_keys
 from core.tasks import TaskRegistry
 from core.tokens import TokenService
-from core.auth import auth_middleware
-from core import portal
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

@@ -27,7 +27,7 @@ class Principal:
     via: str  # "bearer" or "session"
 
 
-PRINCIPAL = web.RequestKey("principal", "Principal | None")
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 
 
 def principal_of(request: web.Request) -> Principal | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from marshmallow import Schema
@@ -21,7 +21,7 @@ from core.plugins import discover, load_plugins
 def plugin_schemas(pm: pluggy.PluginManager) -> dict[str, type[Schema]]:
     schemas: dict[str, type[Schema]] = {}
     for impl in pm.hook.openv2x_config_schema.get_hookimpls():
-        schema = impl.function()
+        schema = cast("type[Schema] | None", impl.function())
         if schema is not None:
             schemas[impl.plugin_name] = schema
     return schemas

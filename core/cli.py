@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from core import __version__
@@ -188,7 +189,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 def cmd_station_add(args: argparse.Namespace) -> int:
     try:
         STATION_ID(args.id)
-    except Exception:
+    except ValidationError:
         raise CliError(f"station id {args.id!r}: {STATION_ID.error}") from None
     if args.password is not None and not 16 <= len(args.password) <= 40:
         raise CliError("--password: must be 16-40 characters (OCPP Security Profile 1)")

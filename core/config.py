@@ -33,7 +33,7 @@ class ConfigError(Exception):
     """A configuration problem, phrased as the single line shown to the operator."""
 
 
-class CommaList(fields.List):
+class CommaList(fields.List[Any]):
     """A list that also accepts ``"a,b,c"`` so list settings work from environment variables."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -72,7 +72,7 @@ class DatabaseSection(Schema):
     echo = fields.Boolean(load_default=False, metadata={"help": "Log every SQL statement."})
     auto_migrate = fields.Boolean(
         load_default=True,
-        metadata={"help": "Apply migrations on serve (SQLite only; run `db upgrade` for PostgreSQL)."},
+        metadata={"help": "Apply migrations on serve (SQLite; run `db upgrade` for PostgreSQL)."},
     )
     pool_size = fields.Integer(
         load_default=10, validate=validate.Range(min=1), metadata={"help": "PostgreSQL pool size."}
@@ -241,10 +241,10 @@ def load_config(
     schemas: dict[str, type[Schema]] = dict(CORE_SECTIONS)
     schemas.update(plugin_sections or {})
     ignored = tuple(sorted(set(known_plugins) - set(schemas)))
-    for name, values in env_values(environ, list(schemas)).items():
+    for name, env_section in env_values(environ, list(schemas)).items():
         section = raw.setdefault(name, {})
         if isinstance(section, dict):
-            section.update(values)
+            section.update(env_section)
     for name, values in (overrides or {}).items():
         raw.setdefault(name, {}).update(values)
 

@@ -1,4 +1,4 @@
-"""The hooks OpenV2X plugins implement: reading this file tells what the system can be extended with.
+"""The hooks OpenV2X plugins implement: this file tells what the system can be extended with.
 
 Conventions:
 - Every hook receives keyword arguments only (pluggy passes them by name); implement only the

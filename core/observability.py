@@ -11,8 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from core import appkeys
 from core.plugins import registration_order
@@ -142,7 +147,7 @@ async def health_view(request: web.Request) -> web.Response:
     try:
         await app[appkeys.DB].ping()
         checks["database"] = "ok"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported as such
         checks["database"] = f"error: {type(exc).__name__}"
         healthy = False
     checks["plugins"] = registration_order(app[appkeys.PLUGINS])

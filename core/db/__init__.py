@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 if TYPE_CHECKING:
     from core.events import Event
@@ -55,7 +60,9 @@ def validate_url(url: str) -> str:
         return str(parsed.set(drivername="sqlite+aiosqlite"))
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise DatabaseError(f"[database] url: backend {backend!r} is not supported (sqlite, postgresql)")
+    raise DatabaseError(
+        f"[database] url: backend {backend!r} is not supported (sqlite, postgresql)"
+    )
 
 
 class Database:

@@ -38,4 +38,7 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
-UNAUTHENTICATED = ("not_authenticated", "authentication credentials were not provided or are invalid")
+UNAUTHENTICATED = (
+    "not_authenticated",
+    "authentication credentials were not provided or are invalid",
+)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 from marshmallow import Schema, ValidationError, fields
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -102,7 +102,7 @@ class ModelResource:
         if request.get(SCOPE) == "own":
             principal = principal_of(request)
             if self.owner_column is None or principal is None:
-                return stmt.where(False)
+                return stmt.where(false())
             stmt = stmt.where(self.column(self.owner_column) == principal.user_id)
         return stmt
 
@@ -134,13 +134,14 @@ class ModelResource:
             return func.lower(col).contains(str(self._filter_value(name, raw)).lower(),
                                             autoescape=True)
         value = self._filter_value(name, raw)
-        return {
+        comparisons: dict[str, ColumnElement[bool]] = {
             "": col == value,
             "gte": col >= value,
             "lte": col <= value,
             "gt": col > value,
             "lt": col < value,
-        }[op]
+        }
+        return comparisons[op]
 
     def _selected_fields(self, request: web.Request) -> list[str] | None:
         raw = request.query.get("fields")
@@ -284,7 +285,7 @@ class ModelResource:
         tag = (self.tag or self.name,)
         out: list[Route] = []
         ops = set(self.operations)
-        common = {"tags": tag, "response_schema": self.schema}
+        common: dict[str, Any] = {"tags": tag, "response_schema": self.schema}
         if "list" in ops:
             out.append(Route("GET", base, self.list_view, f"{self.name}:read",
                              f"{self.name}-list", f"List {self.name} records", **common,

@@ -175,7 +175,9 @@ class UserSchema(Schema):
 
 class SignUpSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=8, max=1024)
+    )
     username = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
