@@ -12,7 +12,6 @@ import pluggy
 from aiohttp import web
 
 from core import appkeys, portal
-from core.auth import auth_middleware
 from core.config import Config
 from core.db import Database, migrate
 from core.dispatch import Dispatcher
@@ -144,7 +143,6 @@ def create_app(
             request_id_middleware,
             metrics_middleware,
             error_middleware,
-            auth_middleware,
         ],
     )
     app[appkeys.CONFIG] = config

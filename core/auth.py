@@ -1,13 +1,12 @@
 """Who is calling: a bearer JWT (API clients) or the portal's session cookie (browsers).
 
-The principal is resolved once per request by :func:`auth_middleware`; routes then check the
-permission they declared (see :mod:`core.rest.routes`). A token whose user is gone, deactivated
-or whose epoch was bumped is treated as no token at all.
+The principal is resolved by :func:`resolve_principal` when a route's permission check needs it
+(see :mod:`core.rest.routes`), then read with :func:`principal_of`. A token whose user is gone,
+deactivated or whose epoch was bumped is treated as no token at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -59,13 +58,18 @@ def bearer_token(request: web.Request) -> str | None:
     return None
 
 
-@web.middleware
-async def auth_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def resolve_principal(request: web.Request) -> Principal | None:
+    """The caller, from the bearer token or else the session cookie; looked up once per request.
+
+    Resolved only for routes that need it (public routes never touch the database for it).
+    """
+    if PRINCIPAL in request:
+        return request[PRINCIPAL]
+    principal = None
     token = bearer_token(request)
     if token is not None:
-        request[PRINCIPAL] = await principal_from_token(request.app, token, "access", "bearer")
+        principal = await principal_from_token(request.app, token, "access", "bearer")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        request[PRINCIPAL] = await principal_from_token(request.app, cookie, "session", "session")
-    return await handler(request)
+        principal = await principal_from_token(request.app, cookie, "session", "session")
+    request[PRINCIPAL] = principal
+    return principal

@@ -60,15 +60,20 @@ class ModelResource:
     owner_column: ClassVar[str | None] = None
     tag: ClassVar[str | None] = None
 
+    def __init__(self) -> None:
+        # Building a marshmallow schema deep-copies its fields; one instance per resource is
+        # reused for every request (dump/load keep no state between calls).
+        self.schema_obj = self.schema()
+
     # ---- hooks ---------------------------------------------------------------------------
 
     def dump(self, request: web.Request, obj: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.schema().dump(obj)
+        result: dict[str, Any] = self.schema_obj.dump(obj)
         return result
 
     def load(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         try:
-            loaded: dict[str, Any] = self.schema().load(data, partial=partial)
+            loaded: dict[str, Any] = self.schema_obj.load(data, partial=partial)
         except ValidationError as exc:
             raise validation_error(exc) from None
         return loaded
@@ -107,7 +112,7 @@ class ModelResource:
         return stmt
 
     def _filter_value(self, name: str, raw: str) -> Any:
-        field = self.schema().fields[name]
+        field = self.schema_obj.fields[name]
         if isinstance(field, fields.List):
             field = field.inner
         try:
@@ -148,9 +153,7 @@ class ModelResource:
         if raw is None:
             return None
         wanted = [part.strip() for part in raw.split(",") if part.strip()]
-        known = set(self.schema().fields) - {
-            n for n, f in self.schema().fields.items() if f.load_only
-        }
+        known = {n for n, f in self.schema_obj.fields.items() if not f.load_only}
         unknown = [name for name in wanted if name not in known]
         if unknown or not wanted:
             raise bad_request(

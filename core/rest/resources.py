@@ -102,7 +102,7 @@ class UserResource(ModelResource):
     owner_column = "id"
 
     def dump(self, request: web.Request, obj: Any) -> dict[str, Any]:
-        body: dict[str, Any] = self.schema().dump(public_view(obj, request.app[appkeys.CIPHER]))
+        body: dict[str, Any] = self.schema_obj.dump(public_view(obj, request.app[appkeys.CIPHER]))
         return body
 
     async def prepare(

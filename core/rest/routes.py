@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from core import appkeys
-from core.auth import principal_of
+from core.auth import resolve_principal
 from core.rbac import AUTHENTICATED, PUBLIC
 from core.rest.errors import UNAUTHENTICATED, ApiError
 
@@ -45,7 +45,7 @@ def guarded(route: Route) -> Handler:
         if route.permission == PUBLIC:
             request[SCOPE] = "all"
             return await route.handler(request)
-        principal = principal_of(request)
+        principal = await resolve_principal(request)
         if principal is None:
             raise ApiError(401, *UNAUTHENTICATED)
         if route.permission == AUTHENTICATED:
