@@ -13,6 +13,7 @@ from aiohttp import web
 
 from core import appkeys, portal
 from core.config import Config
+from core.csrf import CsrfSigner
 from core.db import Database, migrate
 from core.dispatch import Dispatcher
 from core.events import Event, LocalEventBus
@@ -164,6 +165,7 @@ def create_app(
         },
     )
     app[appkeys.CIPHER] = FieldCipher(keys.encryption)
+    app[appkeys.CSRF] = CsrfSigner(keys.signing)
     app[appkeys.POLICY] = build_policy(pm)
     app[appkeys.ROUTES] = []
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from core.config import Config
 
 if TYPE_CHECKING:
+    from core.csrf import CsrfSigner
     from core.db import Database
     from core.dispatch import Dispatcher
     from core.events import EventBus
@@ -29,3 +30,4 @@ TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 CIPHER: web.AppKey[FieldCipher] = web.AppKey("cipher")
 POLICY: web.AppKey[Policy] = web.AppKey("policy")
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
+CSRF: web.AppKey[CsrfSigner] = web.AppKey("csrf")
