@@ -28,8 +28,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core import appkeys
 from core.app import create_app, plugin_migration_dirs
+from core.bootstrap import plugin_schemas
 from core.config import BUNDLED_PLUGINS, Config, load_config
 from core.db import migrate
+from core.plugins import load_plugins
 from core.users import NewUser, create_user
 
 POSTGRES_ENV = "OPENV2X_TEST_POSTGRES_URL"
@@ -179,10 +181,15 @@ else:
             if url.startswith("postgresql") and not started:
                 await reset_postgres(url)
             names = [*plugins, *(name for name, _ in extra_plugins)]
+            pm = load_plugins(config.enabled_plugins if config else names, extra=extra_plugins)
             cfg = config or test_config(
-                url, tmp_path, plugins=names, settings=settings, plugin_sections=plugin_sections
+                url,
+                tmp_path,
+                plugins=names,
+                settings=settings,
+                plugin_sections={**plugin_schemas(pm), **(plugin_sections or {})},
             )
-            app = create_app(cfg, extra_plugins=extra_plugins)
+            app = create_app(cfg, pm=pm)
             if url.startswith("postgresql"):
                 await migrate.upgrade(app[appkeys.DB], plugin_migration_dirs(app[appkeys.PLUGINS]))
             server = TestServer(app, host="127.0.0.1", port=0)

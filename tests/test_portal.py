@@ -2,40 +2,24 @@
 
 import re
 
-import aiohttp
 import pytest
+from helpers import browser_session, form_token, portal_login
 
 from core.auth import SESSION_COOKIE
 from core.csrf import CSRF_FIELD
 from core.nav import NavItem
 from core.plugins import hookimpl
-
-PASSWORD = "correct horse battery"
-
-
-async def _form_token(http, server, path="/login"):
-    async with http.get(server.url(path)) as resp:
-        assert resp.status == 200
-        html = await resp.text()
-    match = re.search(rf'name="{CSRF_FIELD}" value="([0-9a-f]+)"', html)
-    assert match, html
-    return match.group(1)
+from core.testing import DEFAULT_PASSWORD
 
 
 @pytest.fixture
 async def browser():
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+    async with browser_session() as http:
         yield http
 
 
 def _session_cookie(http):
     return {c.key: c.value for c in http.cookie_jar}.get(SESSION_COOKIE)
-
-
-async def _login(http, server, username, password=PASSWORD, next_="/"):
-    token = await _form_token(http, server)
-    form = {CSRF_FIELD: token, "username": username, "password": password, "next": next_}
-    return await http.post(server.url("/login"), data=form, allow_redirects=False)
 
 
 async def test_login_page_is_served_with_a_csrf_field(openv2x_server, browser):
@@ -62,8 +46,8 @@ async def test_dashboard_requires_sign_in(openv2x_server, browser):
 async def test_login_without_valid_csrf_is_refused(openv2x_server, browser, token):
     server = await openv2x_server()
     await server.add_user("cpo_manager", username="oper")
-    await _form_token(browser, server)  # the browser holds a CSRF cookie, the form lies
-    form = {"username": "oper", "password": PASSWORD}
+    await form_token(browser, server)  # the browser holds a CSRF cookie, the form lies
+    form = {"username": "oper", "password": DEFAULT_PASSWORD}
     if token is not None:
         form[CSRF_FIELD] = token
     async with browser.post(server.url("/login"), data=form, allow_redirects=False) as resp:
@@ -74,10 +58,10 @@ async def test_login_without_valid_csrf_is_refused(openv2x_server, browser, toke
 async def test_wrong_password_gives_401_and_no_session(openv2x_server, browser):
     server = await openv2x_server()
     await server.add_user("cpo_manager", username="oper")
-    async with await _login(browser, server, "oper", "wrong password!") as resp:
+    async with await portal_login(browser, server, "oper", "wrong password!") as resp:
         assert resp.status == 401
         assert "Unknown account or wrong password." in await resp.text()
-    async with await _login(browser, server, "nobody", "wrong password!") as resp:
+    async with await portal_login(browser, server, "nobody", "wrong password!") as resp:
         assert resp.status == 401
         assert "Unknown account or wrong password." in await resp.text()
     assert _session_cookie(browser) is None
@@ -86,7 +70,7 @@ async def test_wrong_password_gives_401_and_no_session(openv2x_server, browser):
 async def test_sign_in_dashboard_and_sign_out(openv2x_server, browser):
     server = await openv2x_server()
     await server.add_user("cpo_manager", username="oper")
-    async with await _login(browser, server, "oper@example.test") as resp:
+    async with await portal_login(browser, server, "oper@example.test") as resp:
         assert resp.status == 303
         assert resp.headers["Location"] == "/"
         cookie = resp.cookies[SESSION_COOKIE]
@@ -113,7 +97,7 @@ async def test_sign_in_dashboard_and_sign_out(openv2x_server, browser):
 async def test_logout_needs_csrf(openv2x_server, browser):
     server = await openv2x_server()
     await server.add_user("cpo_manager", username="oper")
-    async with await _login(browser, server, "oper"):
+    async with await portal_login(browser, server, "oper"):
         pass
     async with browser.post(server.url("/logout"), data={}, allow_redirects=False) as resp:
         assert resp.status == 403
@@ -129,7 +113,7 @@ async def test_logout_needs_csrf(openv2x_server, browser):
 async def test_next_only_follows_local_paths(openv2x_server, browser, requested, followed):
     server = await openv2x_server()
     await server.add_user("driver", username="dora")
-    async with await _login(browser, server, "dora", next_=requested) as resp:
+    async with await portal_login(browser, server, "dora", next_=requested) as resp:
         assert resp.status == 303
         assert resp.headers["Location"] == followed
 
@@ -149,14 +133,14 @@ async def test_navigation_comes_from_plugins_and_respects_permissions(openv2x_se
     server = await openv2x_server(extra_plugins=[("navplugin", NavPlugin())])
     await server.add_user("cpo_manager", username="oper")
     await server.add_user("driver", username="dora")
-    async with await _login(browser, server, "oper"):
+    async with await portal_login(browser, server, "oper"):
         pass
     async with browser.get(server.url("/")) as resp:
         html = await resp.text()
     assert html.index(">Dashboard<") < html.index(">Everyone<") < html.index(">Stations<")
 
     browser.cookie_jar.clear()
-    async with await _login(browser, server, "dora"):
+    async with await portal_login(browser, server, "dora"):
         pass
     async with browser.get(server.url("/")) as resp:
         html = await resp.text()
@@ -167,7 +151,7 @@ async def test_navigation_comes_from_plugins_and_respects_permissions(openv2x_se
 async def test_session_cookie_is_not_an_api_token(openv2x_server, browser):
     server = await openv2x_server()
     await server.add_user("platform_manager", username="admin")
-    async with await _login(browser, server, "admin"):
+    async with await portal_login(browser, server, "admin"):
         pass
     cookie = _session_cookie(browser)
     headers = {"Authorization": f"Bearer {cookie}"}

@@ -48,9 +48,9 @@ def _greeting(app: web.Application) -> str:
 async def hello_api(request: web.Request) -> web.Response:
     """The greeting and what the plugin has seen on the event bus."""
     counter = request.app[COUNTER]
-    return web.json_response(
-        {"greeting": _greeting(request.app), "events_seen": counter.seen, "last_event": counter.last}
-    )
+    body = {"greeting": _greeting(request.app), "events_seen": counter.seen,
+            "last_event": counter.last}
+    return web.json_response(body)
 
 
 async def hello_page(request: web.Request) -> web.StreamResponse:
