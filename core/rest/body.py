@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +31,26 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise bad_request(f"malformed JSON: {exc}", code="malformed_json") from None
     if not isinstance(data, dict):
         raise bad_request("the body must be a JSON object", code="malformed_json")
+    reject_nul(_strings(data))
     return data
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def reject_nul(values: Iterable[str]) -> None:
+    """Refuse NUL characters: no text column can store them (PostgreSQL rejects them)."""
+    if any("\x00" in value for value in values):
+        raise bad_request("text may not contain NUL characters", code="invalid_text")
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -14,7 +14,7 @@ for that name, so a wrong type is a 400, and only declared filter fields are acc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiohttp import web
 from marshmallow import Schema, ValidationError, fields
@@ -29,7 +29,7 @@ from core.db import Work
 from core.db.models import Base
 from core.events import Event
 from core.json import dumps
-from core.rest.body import json_object, page
+from core.rest.body import json_object, page, reject_nul
 from core.rest.errors import ApiError, bad_request, not_found
 from core.rest.routes import SCOPE, Route
 
@@ -139,14 +139,12 @@ class ModelResource:
             return func.lower(col).contains(str(self._filter_value(name, raw)).lower(),
                                             autoescape=True)
         value = self._filter_value(name, raw)
-        comparisons: dict[str, ColumnElement[bool]] = {
-            "": col == value,
-            "gte": col >= value,
-            "lte": col <= value,
-            "gt": col > value,
-            "lt": col < value,
-        }
-        return comparisons[op]
+        if op == "":
+            return cast("ColumnElement[bool]", col == value)
+        if isinstance(value, bool):
+            raise bad_request(f"{key}: booleans only compare for equality", code="invalid_query")
+        comparisons = {"gte": col.__ge__, "lte": col.__le__, "gt": col.__gt__, "lt": col.__lt__}
+        return comparisons[op](value)
 
     def _selected_fields(self, request: web.Request) -> list[str] | None:
         raw = request.query.get("fields")
@@ -178,6 +176,8 @@ class ModelResource:
 
     async def _get(self, request: web.Request, session: AsyncSession) -> Any:
         raw = request.match_info["lookup"]
+        if "\x00" in raw:
+            raise not_found(self.name)
         try:
             value = self.lookup_value(raw)
         except ValueError:
@@ -194,6 +194,7 @@ class ModelResource:
     # ---- handlers ---------------------------------------------------------------------------
 
     async def list_view(self, request: web.Request) -> web.Response:
+        reject_nul(request.query.values())
         limit, offset = page(request)
         selected = self._selected_fields(request)
         conditions = [
