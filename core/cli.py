@@ -55,18 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML config (default ./openv2x.toml)")
     parser.add_argument("--db", metavar="URL", help="database URL (overrides [database] url)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # --config and --db are accepted after the sub-command too.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="TOML config (default ./openv2x.toml)")
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                        help="database URL (overrides [database] url)")
 
-    serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    serve = sub.add_parser("serve", help="run the server", parents=[common])
     serve.add_argument("--host", help="address to listen on")
     serve.add_argument("--port", type=_port, help="TCP port (0 picks a free one)")
-    serve.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(
         dest="user_command", metavar="ACTION", required=True
     )
-    create = user.add_parser("create", help="create a user (admins are created only here)")
+    create = user.add_parser(
+        "create", help="create a user (admins are created only here)", parents=[common]
+    )
     create.add_argument("--email", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
@@ -78,19 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     station = sub.add_parser("station", help="manage charging stations").add_subparsers(
         dest="station_command", metavar="ACTION", required=True
     )
-    add = station.add_parser("add", help="pre-register a charging station")
+    add = station.add_parser("add", help="pre-register a charging station", parents=[common])
     add.add_argument("id", metavar="ID", help="the identity the station uses in its OCPP URL")
     add.add_argument("--password", help="HTTP Basic password (Security Profile 1/2), 16-40 chars")
     add.add_argument("--ocpp", choices=OCPP_VERSIONS, help="OCPP version it speaks")
     add.set_defaults(func=cmd_station_add)
 
-    plugins = sub.add_parser("plugins", help="list discovered and enabled plugins")
+    plugins = sub.add_parser(
+        "plugins", help="list discovered and enabled plugins", parents=[common]
+    )
     plugins.set_defaults(func=cmd_plugins)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", metavar="ACTION", required=True
     )
-    upgrade = db.add_parser("upgrade", help="apply pending migrations")
+    upgrade = db.add_parser("upgrade", help="apply pending migrations", parents=[common])
     upgrade.set_defaults(func=cmd_db_upgrade)
     return parser
 
