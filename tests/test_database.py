@@ -1,0 +1,170 @@
+"""Database layer: migrations match the models, types keep invariants, units of work."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+
+from core import appkeys
+from core.db import Database, DatabaseError, migrate, validate_url
+from core.db.models import Base, ChargingStation, Connector, Evse, Location, User
+from core.events import Event
+from core.plugins import hookimpl
+from core.testing import reset_postgres
+
+
+@pytest.fixture
+async def db(openv2x_db_url):
+    if openv2x_db_url.startswith("postgresql"):
+        await reset_postgres(openv2x_db_url)
+    database = Database(openv2x_db_url)
+    yield database
+    await database.dispose()
+
+
+def _diff(connection):
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_migrations_produce_exactly_the_models(db):
+    assert await migrate.pending(db) == ["0001"]
+    await migrate.upgrade(db)
+    assert await migrate.pending(db) == []
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_utc_datetimes_and_exact_money_round_trip(db):
+    await migrate.upgrade(db)
+    local = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    async with db.transaction() as work:
+        work.session.add(ChargingStation(id="CP1", last_seen=local))
+        for i, amount in enumerate([Decimal("0.1234"), Decimal("12345678.000001"),
+                                    Decimal("0.30")]):
+            work.session.add(User(username=f"u{i}", email_digest=str(i), email_enc=b"x",
+                                  password_hash="h", role="driver", tariff_preference=amount))
+    async with db.session() as session:
+        station = await session.get(ChargingStation, "CP1")
+        prefs = (await session.execute(select(User.tariff_preference).order_by(User.id))
+                 ).scalars().all()
+    assert station.last_seen == local and station.last_seen.tzinfo == dt.UTC
+    assert prefs == [Decimal("0.1234"), Decimal("12345678.000001"), Decimal("0.30")]
+    assert all(isinstance(p, Decimal) for p in prefs)
+
+
+async def test_naive_datetimes_are_refused(db):
+    await migrate.upgrade(db)
+    with pytest.raises(Exception, match="naive datetime"):
+        async with db.transaction() as work:
+            work.session.add(ChargingStation(id="CP1", last_seen=dt.datetime(2026, 1, 1)))
+    async with db.session() as session:
+        assert await session.get(ChargingStation, "CP1") is None
+
+
+async def test_deleting_a_station_cascades_to_evses_and_connectors(db):
+    await migrate.upgrade(db)
+    async with db.transaction() as work:
+        work.session.add(ChargingStation(id="CP1"))
+        await work.session.flush()
+        evse = Evse(station_id="CP1", evse_number=1)
+        work.session.add(evse)
+        await work.session.flush()
+        work.session.add(Connector(evse_id=evse.id, station_id="CP1", connector_number=1))
+    async with db.transaction() as work:
+        await work.session.execute(text("DELETE FROM charging_station WHERE id = 'CP1'"))
+    async with db.session() as session:
+        assert (await session.execute(select(Evse))).first() is None
+        assert (await session.execute(select(Connector))).first() is None
+
+
+async def test_sqlite_pragmas(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with database.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
+        await database.dispose()
+
+
+async def test_events_are_published_only_after_commit(db):
+    await migrate.upgrade(db)
+    published = []
+
+    async def on_commit(events):
+        async with db.session() as session:
+            visible = await session.get(Location, "L1") is not None
+        published.extend((e.name, visible) for e in events)
+
+    db.on_commit = on_commit
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as work:
+            work.session.add(Location(id="L0"))
+            work.emit(Event("location.created", {"id": "L0"}))
+            raise RuntimeError("boom")
+    async with db.transaction() as work:
+        work.session.add(Location(id="L1"))
+        work.emit(Event("location.created", {"id": "L1"}))
+    assert published == [("location.created", True)]
+    async with db.session() as session:
+        assert await session.get(Location, "L0") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("sqlite:///a.db", "sqlite+aiosqlite:///a.db"),
+     ("postgresql://u@h/d", "postgresql+asyncpg://u@h/d")],
+)
+def test_urls_get_async_drivers(url, expected):
+    assert validate_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/d", "not a url", ""])
+def test_unsupported_urls_are_refused(url):
+    with pytest.raises(DatabaseError, match=r"^\[database\] url"):
+        validate_url(url)
+
+
+REVISION = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "tp0001"
+down_revision = None
+branch_labels = ("testplugin",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table("testplugin_note", sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("text", sa.String(50)))
+
+
+def downgrade():
+    op.drop_table("testplugin_note")
+'''
+
+
+async def test_plugins_contribute_their_own_migrations(openv2x_server, openv2x_db_url, tmp_path):
+    versions = tmp_path / "plugin_versions"
+    versions.mkdir()
+    (versions / "tp0001_notes.py").write_text(REVISION)
+
+    class TablePlugin:
+        @hookimpl
+        def openv2x_migrations(self):
+            return str(versions)
+
+    server = await openv2x_server(extra_plugins=[("testplugin", TablePlugin())])
+    db = server.app[appkeys.DB]
+    async with db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))
+                     ).scalars())
+    assert "testplugin_note" in tables and "location" in tables
+    assert heads == {"0001", "tp0001"}
+    assert await migrate.pending(db, [str(versions)]) == []
