@@ -28,12 +28,12 @@ from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import appkeys  # noqa: E402
-from core.app import create_app, plugin_migration_dirs  # noqa: E402
-from core.db import migrate  # noqa: E402
-from core.db.models import Location  # noqa: E402
-from core.testing import DEFAULT_PASSWORD, reset_postgres, test_config  # noqa: E402
-from core.users import NewUser, create_user  # noqa: E402
+from core import appkeys
+from core.app import create_app, plugin_migration_dirs
+from core.db import migrate
+from core.db.models import Location
+from core.testing import DEFAULT_PASSWORD, config_for_tests, reset_postgres
+from core.users import NewUser, create_user
 
 Call = Callable[[aiohttp.ClientSession], Awaitable[int]]
 
@@ -63,7 +63,8 @@ async def measure(call: Call, requests: int, concurrency: int) -> tuple[float, l
 
 def row(name: str, rps: float, lat: list[float]) -> str:
     q = statistics.quantiles(lat, n=100)
-    return f"| {name:<38} | {rps:>8.0f} | {q[49] * 1e3:>7.2f} | {q[94] * 1e3:>7.2f} | {q[98] * 1e3:>7.2f} |"
+    p50, p95, p99 = (q[i] * 1e3 for i in (49, 94, 98))
+    return f"| {name:<38} | {rps:>8.0f} | {p50:>7.2f} | {p95:>7.2f} | {p99:>7.2f} |"
 
 
 async def baseline_server(document: bytes) -> TestServer:
@@ -80,7 +81,7 @@ async def baseline_server(document: bytes) -> TestServer:
 async def bench_backend(label: str, url: str, args: argparse.Namespace, data_dir: Path) -> None:
     if url.startswith("postgresql"):
         await reset_postgres(url)
-    app = create_app(test_config(url, data_dir, plugins=()))
+    app = create_app(config_for_tests(url, data_dir, plugins=()))
     if url.startswith("postgresql"):
         await migrate.upgrade(app[appkeys.DB], plugin_migration_dirs(app[appkeys.PLUGINS]))
     server = TestServer(app, host="127.0.0.1", port=0)

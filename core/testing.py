@@ -40,7 +40,7 @@ TEST_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 DEFAULT_PASSWORD = "correct horse battery"
 
 
-def test_config(
+def config_for_tests(
     db_url: str,
     data_dir: Path,
     *,
@@ -182,7 +182,7 @@ else:
                 await reset_postgres(url)
             names = [*plugins, *(name for name, _ in extra_plugins)]
             pm = load_plugins(config.enabled_plugins if config else names, extra=extra_plugins)
-            cfg = config or test_config(
+            cfg = config or config_for_tests(
                 url,
                 tmp_path,
                 plugins=names,
