@@ -4,7 +4,9 @@ import re
 
 import aiohttp
 
+from core import appkeys
 from core.csrf import CSRF_FIELD
+from core.db.models import ChargingStation, Connector, Evse
 from core.testing import DEFAULT_PASSWORD
 
 
@@ -27,3 +29,15 @@ async def portal_login(http, server, username, password=DEFAULT_PASSWORD, next_=
     token = await form_token(http, server)
     form = {CSRF_FIELD: token, "username": username, "password": password, "next": next_}
     return await http.post(server.url("/login"), data=form, allow_redirects=False)
+
+
+async def add_station_with_connector(server, station_id="CP1", connector_id="c1"):
+    """A station with EVSE 1 and connector 1, as the OCPP plugins create them."""
+    async with server.app[appkeys.DB].transaction() as work:
+        work.session.add(ChargingStation(id=station_id))
+        await work.session.flush()
+        evse = Evse(station_id=station_id, evse_number=1)
+        work.session.add(evse)
+        await work.session.flush()
+        work.session.add(Connector(id=connector_id, evse_id=evse.id, station_id=station_id,
+                                   connector_number=1))

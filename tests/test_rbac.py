@@ -7,9 +7,10 @@ removing a grant by mistake fails this test.
 import re
 
 import pytest
+from helpers import add_station_with_connector
 
 from core import appkeys
-from core.db.models import ChargingStation, Connector, Evse, IdToken, Location, Task
+from core.db.models import IdToken, Location, Task
 from core.rbac import AUTHENTICATED, PUBLIC, ROLES
 
 R, W, D = "read", "write", "delete"
@@ -38,15 +39,9 @@ async def seed(server):
     """One row per resource, owned by nobody in particular."""
     async with server.app[appkeys.DB].transaction() as work:
         work.session.add(Location(id="loc-1", name="Depot"))
-        work.session.add(ChargingStation(id="CP1"))
-        await work.session.flush()
-        evse = Evse(station_id="CP1", evse_number=1)
-        work.session.add(evse)
-        await work.session.flush()
-        work.session.add(Connector(id="con-1", evse_id=evse.id, station_id="CP1",
-                                   connector_number=1))
         work.session.add(IdToken(id_token="TAG1"))
         work.session.add(Task(id="task-1", station_id="CP1", action="Reset", payload={}))
+    await add_station_with_connector(server, "CP1", "con-1")
     await server.add_user("support_l1", username="victim")
 
 

@@ -1,10 +1,11 @@
 """The generic resource layer through real resources: CRUD, filters, pagination, bad input."""
 
 import pytest
+from helpers import add_station_with_connector
 from sqlalchemy import func, select
 
 from core import appkeys
-from core.db.models import ChargingStation, Connector, Evse, IdToken, Location, Task
+from core.db.models import ChargingStation, IdToken, Location, Task
 
 
 async def call(server, method, path, headers, body=None, **kwargs):
@@ -98,14 +99,7 @@ async def test_idtag_by_token_and_owner_reference(admin):
 
 async def test_connector_is_read_and_update_only(admin):
     server, headers = admin
-    async with server.app[appkeys.DB].transaction() as work:
-        work.session.add(ChargingStation(id="CP1"))
-        await work.session.flush()
-        evse = Evse(station_id="CP1", evse_number=1)
-        work.session.add(evse)
-        await work.session.flush()
-        work.session.add(Connector(id="c1", evse_id=evse.id, station_id="CP1",
-                                   connector_number=1))
+    await add_station_with_connector(server, "CP1", "c1")
     status, page = await call(server, "GET", "/api/connector/?station_id=CP1", headers)
     assert page["count"] == 1 and page["results"][0]["connector_number"] == 1
     status, con = await call(server, "PATCH", "/api/connector/c1/", headers,

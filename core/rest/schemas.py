@@ -151,15 +151,11 @@ class IdTagSchema(Schema):
     last_updated = fields.AwareDateTime(dump_only=True)
 
 
-class UserSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    username = fields.String(dump_only=True)
-    email = fields.Email(dump_only=True)
+class ProfileSchema(Schema):
+    """What a user tells about themselves (seed 000 §5.1-5.2), shared by sign-up and updates."""
+
     first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
-    password = fields.String(load_only=True, validate=validate.Length(min=8, max=1024))
-    role = fields.String(validate=one_of(ROLES))
-    is_active = fields.Boolean()
     tariff_preference = fields.Decimal(
         allow_none=True, places=4, validate=validate.Range(min=0),
         metadata={"description": "Highest acceptable price per kWh."},
@@ -168,27 +164,26 @@ class UserSchema(Schema):
     battery_capacity_wh = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1000, max=2_000_000)
     )
+
+
+class UserSchema(ProfileSchema):
+    id = fields.Integer(dump_only=True)
+    username = fields.String(dump_only=True)
+    email = fields.Email(dump_only=True)
+    password = fields.String(load_only=True, validate=validate.Length(min=8, max=1024))
+    role = fields.String(validate=one_of(ROLES))
+    is_active = fields.Boolean()
     created_at = fields.AwareDateTime(dump_only=True)
     last_login = fields.AwareDateTime(dump_only=True)
     last_updated = fields.AwareDateTime(dump_only=True)
 
 
-class SignUpSchema(Schema):
+class SignUpSchema(ProfileSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=8, max=1024)
     )
     username = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
-    first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
-    last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
-    tariff_preference = fields.Decimal(
-        allow_none=True, places=4, validate=validate.Range(min=0),
-        metadata={"description": "Highest acceptable price per kWh."},
-    )
-    socket_type = fields.String(allow_none=True, validate=one_of(CONNECTOR_STANDARDS))
-    battery_capacity_wh = fields.Integer(
-        allow_none=True, strict=True, validate=validate.Range(min=1000, max=2_000_000)
-    )
 
 
 class TaskSchema(Schema):
