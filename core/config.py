@@ -255,17 +255,3 @@ def load_config(
     for name, schema_cls in schemas.items():
         sections[name] = _validate_section(name, schema_cls, raw.get(name, {}))
     return Config(sections, source, ignored)
-
-
-def describe(schemas: Mapping[str, type[Schema]]) -> list[tuple[str, str, str, Any, str]]:
-    """Rows (section, key, type, default, help) for documentation and ``--help`` output."""
-    rows = []
-    for section, schema_cls in schemas.items():
-        for key, fld in schema_cls().fields.items():
-            default = fld.load_default
-            if callable(default):
-                default = default()
-            rows.append(
-                (section, key, type(fld).__name__, default, str(fld.metadata.get("help", "")))
-            )
-    return rows

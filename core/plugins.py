@@ -12,7 +12,6 @@ import inspect
 import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, TypeVar
 
 import pluggy
@@ -129,12 +128,6 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
             )
         )
     return rows
-
-
-def plugin_doc(plugin: object) -> str:
-    """First line of a plugin's docstring."""
-    doc = inspect.getdoc(plugin) if isinstance(plugin, ModuleType | type) else None
-    return (doc or "").strip().splitlines()[0] if doc else ""
 
 
 async def await_me_maybe(value: T | Awaitable[T]) -> T:
