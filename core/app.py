@@ -14,7 +14,7 @@ from aiohttp import web
 from core import appkeys, portal
 from core.config import Config
 from core.csrf import CsrfSigner
-from core.db import Database, migrate
+from core.db import Database, DatabaseError, migrate
 from core.dispatch import Dispatcher
 from core.events import Event, LocalEventBus
 from core.fieldcrypt import FieldCipher
@@ -50,7 +50,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if db.is_sqlite and config["database"]["auto_migrate"]:
             await migrate.upgrade(db, dirs)
         elif missing := await migrate.pending(db, dirs):
-            raise RuntimeError(
+            raise DatabaseError(
                 f"database schema is not current (pending: {', '.join(missing)}); "
                 "run `openv2x db upgrade`"
             )

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from core.testing import POSTGRES_ENV, reset_postgres
+from core.testing import POSTGRES_ENV, TEST_ENCRYPTION_KEY, reset_postgres
 
 
 def clean_env(**extra):
@@ -167,6 +167,11 @@ def test_db_upgrade_on_postgresql(tmp_path):
     if not url:
         pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV}")
     asyncio.run(reset_postgres(url))
+    (tmp_path / ".openv2x-secrets.toml").write_text(
+        f'secret_key = "{"s" * 40}"\nencryption_key = "{TEST_ENCRYPTION_KEY}"\n'
+    )
+    outdated = one_error_line(cli(tmp_path, "serve", "--port", "0", "--db", url))
+    assert "database schema is not current" in outdated and "openv2x db upgrade" in outdated
     result = cli(tmp_path, "--db", url, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     again = cli(tmp_path, "db", "upgrade", "--db", url)
