@@ -43,7 +43,7 @@ async def test_metrics_count_requests_by_route(openv2x_server):
         assert resp.status == 200
         assert resp.content_type == "text/plain"
         text = await resp.text()
-    line = ('openv2x_http_requests_total{method="GET",route="/api/location/{lookup}/",'
+    line = ('openv2x_http_requests_total{method="GET",route="/api/location/{id}/",'
             'status="401"} 3.0')
     assert line in text
     assert "openv2x_http_request_seconds_bucket" in text

@@ -19,10 +19,12 @@ async def test_openapi_lists_every_api_route(openv2x_server):
     }
     documented = {(path, method) for path, ops in spec["paths"].items() for method in ops}
     assert documented == expected
-    assert ("/api/location/{lookup}/", "patch") in documented
+    assert ("/api/location/{id}/", "patch") in documented
     assert ("/api/user/create/", "post") in documented
+    assert ("/api/user/{username}/", "get") in documented
+    assert ("/api/idtag/{id_token}/", "delete") in documented
 
-    patch = spec["paths"]["/api/location/{lookup}/"]["patch"]
+    patch = spec["paths"]["/api/location/{id}/"]["patch"]
     assert patch["security"] == [{"bearerAuth": []}]
     assert "location:write" in patch["description"]
     assert patch["requestBody"]["content"]["application/json"]["schema"]

@@ -175,7 +175,7 @@ class ModelResource:
         return data if selected is None else {k: data.get(k) for k in selected}
 
     async def _get(self, request: web.Request, session: AsyncSession) -> Any:
-        raw = request.match_info["lookup"]
+        raw = request.match_info[self.lookup]
         if "\x00" in raw:
             raise not_found(self.name)
         try:
@@ -285,7 +285,7 @@ class ModelResource:
 
     def routes(self) -> list[Route]:
         base = f"/api/{self.name}/"
-        item = f"{base}{{lookup:{self.lookup_pattern}}}/"
+        item = f"{base}{{{self.lookup}:{self.lookup_pattern}}}/"
         tag = (self.tag or self.name,)
         out: list[Route] = []
         ops = set(self.operations)
