@@ -26,6 +26,7 @@ from core.observability import (
     metrics_view,
     request_id_middleware,
 )
+from core.ocpp import server as ocpp_server
 from core.plugins import await_me_maybe, flatten, load_plugins
 from core.rbac import CORE_GRANTS, PUBLIC, Policy
 from core.rest import api, errors, routes
@@ -184,6 +185,7 @@ def create_app(
             routes.Route("GET", "/metrics", metrics_view, PUBLIC, "metrics", in_openapi=False),
             *api.core_routes(),
             *portal.portal_routes(),
+            *ocpp_server.setup(app),
             *flatten(pm.hook.openv2x_routes(app=app)),
         ],
     )

@@ -123,12 +123,39 @@ class LoggingSection(Schema):
     )
 
 
+class OcppSection(Schema):
+    unknown_stations = fields.String(
+        load_default="reject",
+        validate=validate.OneOf(["reject", "accept", "pending"]),
+        metadata={"help": "Stations not pre-registered: refuse, register as Accepted, or as "
+                          "Pending (BootNotification answers Pending until an operator accepts)."},
+    )
+    heartbeat_interval = fields.Integer(
+        load_default=300, validate=validate.Range(min=10, max=86400),
+        metadata={"help": "Heartbeat interval (s) given to stations in BootNotification."},
+    )
+    ping_interval = fields.Integer(
+        load_default=60, validate=validate.Range(min=0, max=3600),
+        metadata={"help": "WebSocket ping interval (s); a station silent for 1.5x is dropped. "
+                          "0 disables."},
+    )
+    call_timeout = fields.Integer(
+        load_default=30, validate=validate.Range(min=1, max=600),
+        metadata={"help": "Seconds to wait for a station's answer to a command."},
+    )
+    max_message_bytes = fields.Integer(
+        load_default=65536, validate=validate.Range(min=1024, max=16_777_216),
+        metadata={"help": "Largest OCPP frame accepted; larger ones get a CALLERROR."},
+    )
+
+
 CORE_SECTIONS: dict[str, type[Schema]] = {
     "server": ServerSection,
     "database": DatabaseSection,
     "plugins": PluginsSection,
     "auth": AuthSection,
     "logging": LoggingSection,
+    "ocpp": OcppSection,
 }
 
 

@@ -20,6 +20,12 @@ class CommandError(Exception):
     code = "command_failed"
 
 
+class InvalidCommand(CommandError):
+    """The command's own fields are wrong; nothing was sent to the station."""
+
+    code = "invalid_command"
+
+
 class StationNotConnected(CommandError):
     code = "station_not_connected"
 

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
     from core.events import Event
     from core.nav import NavItem
+    from core.ocpp.protocol import OcppProtocol
     from core.rbac import Grant
     from core.rest.routes import Route
+    from core.stations import DataTransferReply
 
 hookspec = pluggy.HookspecMarker("openv2x")
 
@@ -115,6 +117,30 @@ def openv2x_template_dirs() -> list[str] | None:
 
     Called once while the app is built; the core's ``web/templates`` is searched last, so a plugin
     may extend ``base.html``.
+    """
+
+
+@hookspec
+def openv2x_ocpp_protocols(app: web.Application) -> list[OcppProtocol] | None:
+    """Offer OCPP versions on ``/ocpp/{station_id}``.
+
+    Called once while the app is built. Return :class:`core.ocpp.protocol.OcppProtocol` objects,
+    one per WebSocket subprotocol (``ocpp1.6``, ``ocpp2.0.1``, ``ocpp2.1``). The core negotiates the
+    subprotocol, admits the station and hands each text frame to the protocol's session.
+    """
+
+
+@hookspec
+def openv2x_data_transfer(
+    app: web.Application, station_id: str, vendor_id: str, message_id: str | None,
+    data: str | None,
+) -> Awaitable[DataTransferReply | None] | DataTransferReply | None:
+    """Answer a station's vendor-specific DataTransfer. *May be async.*
+
+    Called for every DataTransfer a station sends (any OCPP version). Return a
+    :class:`core.stations.DataTransferReply` for the ``vendor_id`` values the plugin owns and
+    ``None`` for the others; the first reply (in pluggy's call order) is used, and when no plugin
+    answers the station gets ``UnknownVendorId``.
     """
 
 

@@ -108,6 +108,10 @@ class ChargingStation(Timestamped, Base):
     last_boot: Mapped[dt.datetime | None]
     lenient: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str | None] = mapped_column(Text)
+    firmware_status: Mapped[str | None] = mapped_column(String(32))
+    firmware_status_at: Mapped[dt.datetime | None]
+    diagnostics_status: Mapped[str | None] = mapped_column(String(32))
+    diagnostics_status_at: Mapped[dt.datetime | None]
 
     location: Mapped[Location | None] = relationship(back_populates="stations")
     evses: Mapped[list[Evse]] = relationship(
@@ -271,7 +275,10 @@ class Transaction(Base):
 
 
 class MeterValue(Base):
-    """One sampled value exactly as the station reported it (value in the reported unit)."""
+    """One sampled value exactly as the station reported it (value in the reported unit).
+
+    Signed readings keep the station's signature in ``signed_data`` and have no plain ``value``.
+    """
 
     __tablename__ = "meter_value"
     __table_args__ = (Index("ix_meter_value_tx_time", "transaction_id", "timestamp"),)
@@ -291,7 +298,7 @@ class MeterValue(Base):
     unit: Mapped[str | None] = mapped_column(String(16))
     context: Mapped[str | None] = mapped_column(String(32))
     location: Mapped[str | None] = mapped_column(String(8))
-    value: Mapped[Decimal]
+    value: Mapped[Decimal | None]
     signed_data: Mapped[str | None] = mapped_column(Text)
 
 

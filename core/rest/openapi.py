@@ -33,13 +33,14 @@ ERROR_SCHEMA = {
 
 
 def _operation(route: Route) -> dict[str, Any]:
+    declared = {p["name"] for p in route.query_params if p.get("in") == "path"}
     op: dict[str, Any] = {
         "summary": route.summary or route.name or route.path,
         "operationId": route.name,
         "tags": list(route.tags),
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _PARAM.findall(route.path)
+            for name in _PARAM.findall(route.path) if name not in declared
         ]
         + list(route.query_params),
         "responses": {},

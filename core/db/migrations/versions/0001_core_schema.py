@@ -1,8 +1,8 @@
 """core schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 01:38:31.343664
+Revises:
+Create Date: 2026-11-24 02:39:31.552007
 """
 
 from collections.abc import Sequence
@@ -87,6 +87,10 @@ def upgrade() -> None:
     sa.Column('last_boot', core.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lenient', sa.Boolean(), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('firmware_status', sa.String(length=32), nullable=True),
+    sa.Column('firmware_status_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('diagnostics_status', sa.String(length=32), nullable=True),
+    sa.Column('diagnostics_status_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', core.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_updated', core.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_charging_station_location_id_location'), ondelete='SET NULL'),
@@ -289,7 +293,7 @@ def upgrade() -> None:
     sa.Column('unit', sa.String(length=16), nullable=True),
     sa.Column('context', sa.String(length=32), nullable=True),
     sa.Column('location', sa.String(length=8), nullable=True),
-    sa.Column('value', core.db.types.Money(precision=18, scale=6), nullable=False),
+    sa.Column('value', core.db.types.Money(precision=18, scale=6), nullable=True),
     sa.Column('signed_data', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['station_id'], ['charging_station.id'], name=op.f('fk_meter_value_station_id_charging_station'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['transaction_id'], ['transaction.id'], name=op.f('fk_meter_value_transaction_id_transaction'), ondelete='CASCADE'),

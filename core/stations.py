@@ -1,0 +1,254 @@
+"""Version-neutral station operations the OCPP plugins map their messages onto.
+
+Each function works inside the caller's unit of work (:class:`core.db.Work`) so the protocol
+handler commits once, publishes the events, and only then answers the station.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import appkeys
+from core.db import Work
+from core.db.models import (
+    ChargingStation,
+    Connector,
+    Evse,
+    IdToken,
+    MeterValue,
+    Reservation,
+    StatusNotification,
+    Transaction,
+)
+from core.db.types import utcnow
+from core.events import Event
+from core.plugins import await_me_maybe
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+WH_PER_UNIT = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+
+
+@dataclass(frozen=True)
+class TokenDecision:
+    """The CSMS's verdict on an id token (OCPP IdTagInfo / IdTokenInfo)."""
+
+    status: str  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    expiry_date: dt.datetime | None = None
+    group_id_token: str | None = None
+    user_id: int | None = None
+
+
+async def station(work: Work, station_id: str) -> ChargingStation:
+    found = await work.session.get(ChargingStation, station_id)
+    if found is None:  # admission created or found it; a concurrent delete is an operator action
+        raise LookupError(f"station {station_id!r} no longer exists")
+    return found
+
+
+async def authorize_token(work: Work, id_token: str, *, starting: bool = False) -> TokenDecision:
+    """Look the token up; ``starting`` also refuses a token already charging elsewhere."""
+    token = (
+        await work.session.execute(select(IdToken).where(IdToken.id_token == id_token))
+    ).scalars().first()
+    if token is None:
+        return TokenDecision("Invalid")
+    decision = TokenDecision(token.status, token.expiry_date, token.group_id_token, token.user_id)
+    if token.status == "Accepted" and token.expiry_date and token.expiry_date <= utcnow():
+        return TokenDecision("Expired", token.expiry_date, token.group_id_token, token.user_id)
+    if token.status != "Accepted" or not starting:
+        return decision
+    busy = await work.session.execute(
+        select(Transaction.id).where(
+            Transaction.id_token == id_token, Transaction.status == "Active"
+        )
+    )
+    if busy.first() is not None:
+        return TokenDecision("ConcurrentTx", token.expiry_date, token.group_id_token,
+                             token.user_id)
+    return decision
+
+
+async def ensure_connector(
+    work: Work, station_id: str, evse_number: int, connector_number: int
+) -> Connector:
+    """The connector, created on first sight (seed 000: connectors come from the station)."""
+    evse = (
+        await work.session.execute(
+            select(Evse).where(Evse.station_id == station_id, Evse.evse_number == evse_number)
+        )
+    ).scalars().first()
+    if evse is None:
+        evse = Evse(station_id=station_id, evse_number=evse_number)
+        work.session.add(evse)
+        await work.session.flush()
+    connector = (
+        await work.session.execute(
+            select(Connector).where(
+                Connector.evse_id == evse.id, Connector.connector_number == connector_number
+            )
+        )
+    ).scalars().first()
+    if connector is None:
+        connector = Connector(evse_id=evse.id, station_id=station_id,
+                              connector_number=connector_number, tariff_ids=[])
+        work.session.add(connector)
+        await work.session.flush()
+        work.emit(Event("connector.created", {"station_id": station_id, "id": connector.id,
+                                               "evse_number": evse_number,
+                                               "connector_number": connector_number}))
+    return connector
+
+
+async def record_status(
+    work: Work,
+    station_id: str,
+    *,
+    evse_number: int | None,
+    connector_number: int,
+    status: str,
+    error_code: str | None,
+    timestamp: dt.datetime,
+    info: str | None = None,
+    vendor_id: str | None = None,
+    vendor_error_code: str | None = None,
+) -> None:
+    """Keep the history row and, for a real connector, its live status."""
+    work.session.add(
+        StatusNotification(
+            station_id=station_id, evse_number=evse_number, connector_number=connector_number,
+            status=status, error_code=error_code, info=info, vendor_id=vendor_id,
+            vendor_error_code=vendor_error_code, timestamp=timestamp,
+        )
+    )
+    data = {"station_id": station_id, "evse_number": evse_number,
+            "connector_number": connector_number, "status": status, "error_code": error_code,
+            "timestamp": timestamp.isoformat()}
+    if connector_number > 0 and evse_number is not None:
+        connector = await ensure_connector(work, station_id, evse_number, connector_number)
+        if connector.status_at is None or connector.status_at <= timestamp:
+            connector.status, connector.error_code, connector.status_at = (
+                status, error_code, timestamp)
+        data["connector_id"] = connector.id
+    work.emit(Event("connector.status_changed", data))
+
+
+def to_wh(value: Decimal, unit: str | None) -> Decimal | None:
+    factor = WH_PER_UNIT.get(unit or "Wh")
+    return None if factor is None else value * factor
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled value as a station reported it."""
+
+    timestamp: dt.datetime
+    value: str
+    measurand: str = ENERGY_REGISTER
+    unit: str | None = None
+    phase: str | None = None
+    context: str | None = None
+    location: str | None = None
+    signed: bool = False
+
+
+def parse_decimal(value: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"sampled value {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"sampled value {value!r} is not a finite number")
+    return number
+
+
+async def record_samples(
+    work: Work,
+    station_id: str,
+    samples: list[Sample],
+    *,
+    transaction: Transaction | None,
+    evse_number: int | None,
+    connector_number: int | None,
+) -> int:
+    """Store samples; keep the session's SoC and energy current. Returns how many were stored."""
+    newest_energy: tuple[dt.datetime, Decimal] | None = None
+    for sample in samples:
+        value = None if sample.signed else parse_decimal(sample.value)
+        work.session.add(
+            MeterValue(
+                transaction_id=transaction.id if transaction else None, station_id=station_id,
+                evse_number=evse_number, connector_number=connector_number,
+                timestamp=sample.timestamp, measurand=sample.measurand, phase=sample.phase,
+                unit=sample.unit, context=sample.context, location=sample.location,
+                value=value, signed_data=sample.value if sample.signed else None,
+            )
+        )
+        if transaction is None or value is None:
+            continue
+        if sample.measurand == "SoC":
+            transaction.soc_last = int(value)
+            if transaction.soc_start is None:
+                transaction.soc_start = int(value)
+        elif sample.measurand == ENERGY_REGISTER and sample.phase is None and (
+            sample.location in (None, "Outlet")
+        ):
+            wh = to_wh(value, sample.unit)
+            if wh is not None and (newest_energy is None or sample.timestamp >= newest_energy[0]):
+                newest_energy = (sample.timestamp, wh)
+    if (transaction is not None and newest_energy is not None and transaction.status == "Active"
+            and transaction.meter_start_wh is not None):
+        transaction.energy_wh = max(0, int(newest_energy[1]) - transaction.meter_start_wh)
+    return len(samples)
+
+
+async def active_transaction(
+    work: Work, station_id: str, connector_number: int
+) -> Transaction | None:
+    return (
+        await work.session.execute(
+            select(Transaction).where(
+                Transaction.station_id == station_id,
+                Transaction.connector_number == connector_number,
+                Transaction.status == "Active",
+            )
+        )
+    ).scalars().first()
+
+
+async def link_reservation(work: Work, station_id: str, reservation_id: int | None,
+                           id_token: str) -> int | None:
+    """Mark the reservation used by this session; returns its id when it matched."""
+    if reservation_id is None:
+        return None
+    reservation = await work.session.get(Reservation, reservation_id)
+    if reservation is None or reservation.station_id != station_id:
+        return None
+    reservation.status = "Used"
+    work.emit(Event("reservation.used", {"id": reservation.id, "station_id": station_id,
+                                         "id_token": id_token}))
+    return reservation.id
+
+
+@dataclass(frozen=True)
+class DataTransferReply:
+    """A plugin's answer to a station's DataTransfer (status: Accepted, Rejected, …)."""
+
+    status: str
+    data: str | None = None
+
+
+async def data_transfer(
+    app: web.Application, station_id: str, vendor_id: str, message_id: str | None,
+    data: str | None,
+) -> DataTransferReply:
+    """Ask the plugins (``openv2x_data_transfer``); nobody answering means UnknownVendorId."""
+    results = app[appkeys.PLUGINS].hook.openv2x_data_transfer(
+        app=app, station_id=station_id, vendor_id=vendor_id, message_id=message_id, data=data)
+    replies = [await await_me_maybe(result) for result in results]
+    return next((r for r in replies if isinstance(r, DataTransferReply)),
+                DataTransferReply("UnknownVendorId"))

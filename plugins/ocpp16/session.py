@@ -1,0 +1,256 @@
+"""One OCPP 1.6J connection: every station-initiated message handled and persisted.
+
+Each handler commits its unit of work before returning, so the CALLRESULT that acknowledges a
+message is only sent once what it acknowledges is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from ocpp.exceptions import FormatViolationError, PropertyConstraintViolationError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from sqlalchemy import select
+
+from core import appkeys, stations
+from core.db import Work
+from core.db.models import Transaction
+from core.db.types import utcnow
+from core.events import Event
+from core.ocpp.guard import GuardedChargePoint
+from core.ocpp.protocol import StationContext
+
+log = logging.getLogger(__name__)
+SUBPROTOCOL = "ocpp1.6"
+
+
+def parse_time(value: str | None) -> dt.datetime:
+    """An OCPP timestamp as aware UTC; stations that omit the zone are taken to mean UTC."""
+    if value is None:
+        return utcnow()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise FormatViolationError(details={"cause": f"{value!r} is not an ISO 8601 time"}
+                                   ) from None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def id_tag_info(decision: stations.TokenDecision) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": decision.status}
+    if decision.expiry_date is not None:
+        info["expiryDate"] = iso(decision.expiry_date)
+    if decision.group_id_token is not None:
+        info["parentIdTag"] = decision.group_id_token
+    return info
+
+
+def samples_from(meter_values: list[dict[str, Any]]) -> list[stations.Sample]:
+    """OCPP 1.6 MeterValue objects (already snake_case) as version-neutral samples."""
+    out = []
+    for entry in meter_values:
+        when = parse_time(entry["timestamp"])
+        for sv in entry["sampled_value"]:
+            out.append(stations.Sample(
+                timestamp=when, value=sv["value"],
+                measurand=sv.get("measurand", stations.ENERGY_REGISTER),
+                unit=sv.get("unit", "Wh") if sv.get("measurand", stations.ENERGY_REGISTER)
+                .startswith("Energy") else sv.get("unit"),
+                phase=sv.get("phase"), context=sv.get("context", "Sample.Periodic"),
+                location=sv.get("location"), signed=sv.get("format") == "SignedData",
+            ))
+    return out
+
+
+class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
+    protocol = SUBPROTOCOL
+
+    def __init__(self, ctx: StationContext) -> None:
+        super().__init__(ctx.station_id, ctx.sender, response_timeout=3600)
+        self.app = ctx.app
+        self.max_message_bytes = ctx.max_message_bytes
+
+    def _db(self):  # type: ignore[no-untyped-def]
+        return self.app[appkeys.DB]
+
+    async def _store_samples(self, work: Work, meter_values: list[dict[str, Any]],
+                             transaction: Transaction | None, connector: int | None) -> int:
+        try:
+            return await stations.record_samples(
+                work, self.id, samples_from(meter_values), transaction=transaction,
+                evse_number=connector, connector_number=connector)
+        except ValueError as exc:
+            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+
+    @on("BootNotification")
+    async def on_boot(self, charge_point_vendor: str, charge_point_model: str,
+                      **fields: Any) -> call_result.BootNotification:
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            station.vendor, station.model = charge_point_vendor, charge_point_model
+            station.serial_number = fields.get("charge_point_serial_number")
+            station.charge_box_serial_number = fields.get("charge_box_serial_number")
+            station.firmware_version = fields.get("firmware_version")
+            station.iccid, station.imsi = fields.get("iccid"), fields.get("imsi")
+            station.meter_type = fields.get("meter_type")
+            station.meter_serial_number = fields.get("meter_serial_number")
+            station.last_boot = station.last_seen = utcnow()
+            status = station.registration_status
+            work.emit(Event("station.booted", {"id": self.id, "status": status,
+                                               "vendor": charge_point_vendor,
+                                               "model": charge_point_model}))
+        interval = self.app[appkeys.CONFIG]["ocpp"]["heartbeat_interval"]
+        return call_result.BootNotification(current_time=iso(utcnow()), interval=interval,
+                                            status=status)
+
+    @on("Heartbeat")
+    async def on_heartbeat(self) -> call_result.Heartbeat:
+        now = utcnow()
+        async with self._db().transaction() as work:
+            (await stations.station(work, self.id)).last_seen = now
+        return call_result.Heartbeat(current_time=iso(now))
+
+    @on("StatusNotification")
+    async def on_status(self, connector_id: int, error_code: str, status: str,
+                        **fields: Any) -> call_result.StatusNotification:
+        async with self._db().transaction() as work:
+            await stations.record_status(
+                work, self.id, evse_number=connector_id if connector_id else None,
+                connector_number=connector_id, status=status, error_code=error_code,
+                timestamp=parse_time(fields.get("timestamp")), info=fields.get("info"),
+                vendor_id=fields.get("vendor_id"),
+                vendor_error_code=fields.get("vendor_error_code"),
+            )
+        return call_result.StatusNotification()
+
+    @on("Authorize")
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        async with self._db().transaction() as work:
+            decision = await stations.authorize_token(work, id_tag)
+            work.emit(Event("token.authorized", {"station_id": self.id, "id_token": id_tag,
+                                                 "status": decision.status}))
+        return call_result.Authorize(id_tag_info=id_tag_info(decision))
+
+    @on("StartTransaction")
+    async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
+                       reservation_id: int | None = None) -> call_result.StartTransaction:
+        started = parse_time(timestamp)
+        async with self._db().transaction() as work:
+            current = await stations.active_transaction(work, self.id, connector_id)
+            if current is not None and (current.id_token, current.meter_start_wh,
+                                        current.started_at) == (id_tag, meter_start, started):
+                # The station retried a StartTransaction we already stored: same id, no new row.
+                decision = await stations.authorize_token(work, id_tag)
+                return call_result.StartTransaction(transaction_id=current.id,
+                                                    id_tag_info=id_tag_info(decision))
+            decision = await stations.authorize_token(work, id_tag, starting=True)
+            if current is not None:
+                current.status, current.flagged = "Completed", True
+                current.stopped_at = started
+                current.flag_reason = "closed by the CSMS: a new transaction started on its " \
+                                      "connector without a StopTransaction"
+                work.emit(Event("transaction.ended", {"id": current.id, "station_id": self.id,
+                                                      "flagged": True}))
+            await stations.ensure_connector(work, self.id, connector_id, connector_id)
+            tx = Transaction(
+                station_id=self.id, evse_number=connector_id, connector_number=connector_id,
+                id_token=id_tag, user_id=decision.user_id, started_at=started,
+                meter_start_wh=meter_start, energy_wh=0, status="Active",
+                reservation_id=await stations.link_reservation(work, self.id, reservation_id,
+                                                               id_tag),
+            )
+            if decision.status != "Accepted":
+                tx.flagged, tx.flag_reason = True, f"id tag {decision.status} at start"
+            work.session.add(tx)
+            await work.session.flush()
+            tx.transaction_uid = str(tx.id)
+            work.emit(Event("transaction.started", {
+                "id": tx.id, "station_id": self.id, "connector_number": connector_id,
+                "id_token": id_tag, "meter_start_wh": meter_start, "started_at": iso(started),
+                "authorized": decision.status == "Accepted"}))
+        return call_result.StartTransaction(transaction_id=tx.id,
+                                            id_tag_info=id_tag_info(decision))
+
+    @on("StopTransaction")
+    async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int,
+                      **fields: Any) -> call_result.StopTransaction:
+        stopped = parse_time(timestamp)
+        id_tag = fields.get("id_tag")
+        async with self._db().transaction() as work:
+            tx = (await work.session.execute(select(Transaction).where(
+                Transaction.id == transaction_id, Transaction.station_id == self.id))
+            ).scalars().first()
+            if tx is None:
+                tx = Transaction(
+                    station_id=self.id, id_token=id_tag, started_at=stopped, status="Active",
+                    flagged=True,
+                    flag_reason=f"StopTransaction for unknown transaction {transaction_id}")
+                work.session.add(tx)
+                await work.session.flush()
+                tx.transaction_uid = f"unknown-{transaction_id}-{tx.id}"
+            if tx.status == "Active":
+                # A retried StopTransaction finds the session closed and changes nothing.
+                if fields.get("transaction_data"):
+                    await self._store_samples(work, fields["transaction_data"], tx,
+                                              tx.connector_number)
+                tx.status, tx.stopped_at, tx.meter_stop_wh = "Completed", stopped, meter_stop
+                tx.stop_reason = fields.get("reason", "Local")
+                if tx.meter_start_wh is not None:
+                    tx.energy_wh = max(0, meter_stop - tx.meter_start_wh)
+                work.emit(Event("transaction.ended", {
+                    "id": tx.id, "station_id": self.id, "meter_stop_wh": meter_stop,
+                    "energy_wh": tx.energy_wh, "stopped_at": iso(stopped),
+                    "reason": tx.stop_reason, "flagged": tx.flagged}))
+            decision = await stations.authorize_token(work, id_tag) if id_tag else None
+        if decision is None:
+            return call_result.StopTransaction()
+        return call_result.StopTransaction(id_tag_info=id_tag_info(decision))
+
+    @on("MeterValues")
+    async def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]],
+                              transaction_id: int | None = None) -> call_result.MeterValues:
+        async with self._db().transaction() as work:
+            tx = None
+            if transaction_id is not None:
+                tx = (await work.session.execute(select(Transaction).where(
+                    Transaction.id == transaction_id, Transaction.station_id == self.id))
+                ).scalars().first()
+                if tx is None:
+                    log.warning("%s: MeterValues for unknown transaction %s kept unlinked",
+                                self.id, transaction_id)
+            stored = await self._store_samples(work, meter_value, tx, connector_id)
+            work.emit(Event("meter.sampled", {
+                "station_id": self.id, "connector_number": connector_id,
+                "transaction_id": tx.id if tx else None, "samples": stored,
+                "energy_wh": tx.energy_wh if tx else None, "soc": tx.soc_last if tx else None}))
+        return call_result.MeterValues()
+
+    @on("DataTransfer")
+    async def on_data_transfer(self, vendor_id: str, message_id: str | None = None,
+                               data: str | None = None) -> call_result.DataTransfer:
+        reply = await stations.data_transfer(self.app, self.id, vendor_id, message_id, data)
+        return call_result.DataTransfer(status=reply.status, data=reply.data)
+
+    @on("DiagnosticsStatusNotification")
+    async def on_diagnostics_status(self, status: str
+                                    ) -> call_result.DiagnosticsStatusNotification:
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            station.diagnostics_status, station.diagnostics_status_at = status, utcnow()
+            work.emit(Event("station.diagnostics_status", {"id": self.id, "status": status}))
+        return call_result.DiagnosticsStatusNotification()
+
+    @on("FirmwareStatusNotification")
+    async def on_firmware_status(self, status: str) -> call_result.FirmwareStatusNotification:
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            station.firmware_status, station.firmware_status_at = status, utcnow()
+            work.emit(Event("station.firmware_status", {"id": self.id, "status": status}))
+        return call_result.FirmwareStatusNotification()
