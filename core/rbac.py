@@ -49,6 +49,12 @@ CORE_GRANTS: list[Grant] = [
     *_grants("cpo_manager", *READ_SITES, "location:write", "location:delete"),
     *_grants("cpo_manager", "chargepoint:write", "chargepoint:delete", "connector:write"),
     *_grants("cpo_manager", "idtag:read", "task:read", "task:delete", "command:send"),
+    *_grants("cpo_manager", "transaction:read", "transaction:delete"),
+    *_grants("billing_manager", "transaction:read"),
+    *_grants("emsp_manager", "transaction:read"),
+    *_grants("support_l1", "transaction:read"),
+    *_grants("support_l2", "transaction:read"),
+    *_grants("cdr_manager", "transaction:read"),
     *_grants("billing_manager", *READ_SITES, "connector:write"),
     *_grants("emsp_manager", *READ_SITES, "idtag:read", "idtag:write", "idtag:delete"),
     *_grants("emsp_manager", "user:read"),
@@ -59,7 +65,8 @@ CORE_GRANTS: list[Grant] = [
     *_grants("cdr_manager", *READ_SITES, "user:read"),
     *_grants("cms_manager", "location:read", "user:read", "user:write"),
     *_grants("driver", *READ_SITES),
-    *_grants("driver", "idtag:read", "user:read", "user:write", scope="own"),
+    *_grants("driver", "idtag:read", "user:read", "user:write", "transaction:read",
+             scope="own"),
 ]
 
 

@@ -115,6 +115,10 @@ async def test_status_notifications_create_connectors_and_history(openv2x_server
     history = [(s.connector_number, s.status) for s in await rows(server, StatusNotification)]
     assert history == [(0, "Available"), (1, "Available"), (2, "Preparing"), (1, "Unavailable")]
     headers = await server.auth_headers("cpo_manager")
+    async with server.http.get(server.url("/api/statusnotification/CP1/?connector_number=1"),
+                               headers=headers) as resp:
+        assert [r["status"] for r in (await resp.json())["results"]] == ["Available",
+                                                                         "Unavailable"]
     async with server.http.get(server.url("/api/connector/?station_id=CP1&ordering=status"),
                                headers=headers) as resp:
         assert (await resp.json())["count"] == 2
@@ -169,6 +173,20 @@ async def test_authorize_and_a_whole_transaction(openv2x_server, openv2x_db_url)
     assert (tx.status, tx.meter_stop_wh, tx.energy_wh, tx.stop_reason) == (
         "Completed", 5000, 4000, "EVDisconnected")
     assert len(await rows(server, MeterValue, MeterValue.transaction_id == tx.id)) == 5
+    headers = await server.auth_headers("cpo_manager")
+    async with server.http.get(server.url(f"/api/transaction/{tx.id}/"), headers=headers) as r:
+        body = await r.json()
+    assert (body["status"], body["energy_wh"], body["soc_last"]) == ("Completed", 4000, 47)
+    async with server.http.get(server.url(f"/api/sampledvalue/{tx.id}/?measurand=SoC"),
+                               headers=headers) as r:
+        soc = await r.json()
+    assert soc["count"] == 1 and soc["results"][0]["value"] == 47
+    async with server.http.get(server.url(f"/api/sampledvalue/{tx.id}/?ordering=timestamp"),
+                               headers=headers) as r:
+        assert (await r.json())["count"] == 5
+    async with server.http.get(server.url("/api/transaction/?status=Active"),
+                               headers=headers) as r:
+        assert (await r.json())["count"] == 1  # the ConcurrentTx attempt, flagged
     await server.app[appkeys.EVENTS].drain()
     assert events.count("transaction.started") == 2  # the ConcurrentTx one is recorded, flagged
     assert events.count("transaction.ended") == 1

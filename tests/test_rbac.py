@@ -10,38 +10,45 @@ import pytest
 from helpers import add_station_with_connector
 
 from core import appkeys
-from core.db.models import IdToken, Location, Task
+from core.db.models import IdToken, Location, Task, Transaction
+from core.db.types import utcnow
 from core.rbac import AUTHENTICATED, PUBLIC, ROLES
 
 R, W, D = "read", "write", "delete"
 EXPECTED = {
     "platform_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
-                         "idtag": {R, W, D}, "user": {R, W, D}, "task": {R, D}},
+                         "idtag": {R, W, D}, "user": {R, W, D}, "task": {R, D},
+                         "transaction": {R, D}},
     "cpo_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
-                    "idtag": {R}, "task": {R, D}},
-    "billing_manager": {"location": {R}, "chargepoint": {R}, "connector": {R, W}},
+                    "idtag": {R}, "task": {R, D}, "transaction": {R, D}},
+    "billing_manager": {"location": {R}, "chargepoint": {R}, "connector": {R, W},
+                        "transaction": {R}},
     "emsp_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W, D},
-                     "user": {R}},
+                     "user": {R}, "transaction": {R}},
     "support_l1": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R},
-                   "task": {R}, "user": {R}},
+                   "task": {R}, "user": {R}, "transaction": {R}},
     "support_l2": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W},
-                   "task": {R, D}, "user": {R}},
+                   "task": {R, D}, "user": {R}, "transaction": {R}},
     "vendor": {"chargepoint": {R}, "connector": {R}, "task": {R}},
-    "cdr_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "user": {R}},
+    "cdr_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "user": {R},
+                    "transaction": {R}},
     "cms_manager": {"location": {R}, "user": {R, W}},
-    # Drivers: idtag/user only on their own rows (checked separately below).
-    "driver": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R}, "user": {R, W}},
+    # Drivers: idtag/user/transaction only on their own rows (checked separately below).
+    "driver": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R}, "user": {R, W},
+               "transaction": {R}},
 }
 assert set(EXPECTED) == set(ROLES)
 
 
 async def seed(server):
     """One row per resource, owned by nobody in particular."""
+    await add_station_with_connector(server, "CP1", "con-1")
     async with server.app[appkeys.DB].transaction() as work:
         work.session.add(Location(id="loc-1", name="Depot"))
         work.session.add(IdToken(id_token="TAG1"))
         work.session.add(Task(id="task-1", station_id="CP1", action="Reset", payload={}))
-    await add_station_with_connector(server, "CP1", "con-1")
+        work.session.add(Transaction(id=77, station_id="CP1", connector_number=1,
+                                     started_at=utcnow()))
     await server.add_user("support_l1", username="victim")
 
 
@@ -72,6 +79,9 @@ def cases():
         ("task", R, "GET", "/api/task/", None),
         ("task", R, "GET", "/api/task/task-1/", None),
         ("task", D, "DELETE", "/api/task/task-1/", None),
+        ("transaction", R, "GET", "/api/transaction/77/", None),
+        ("transaction", R, "GET", "/api/sampledvalue/77/", None),
+        ("transaction", D, "DELETE", "/api/transaction/77/", None),
     ]
 
 
@@ -88,7 +98,12 @@ async def test_each_role_is_allowed_exactly_its_permissions(openv2x_server, role
                 assert resp.status == 403, (role, method, path, resp.status)
                 assert (await resp.json())["error"]["code"] == "permission_denied"
                 continue
-            if role == "driver" and resource in ("idtag", "user") and path != "/api/idtag/":
+            if role == "driver" and path == "/api/sampledvalue/77/":
+                # Own-scope list: someone else's session has no values a driver can see.
+                assert resp.status == 200 and (await resp.json())["count"] == 0
+            elif role == "driver" and resource in ("idtag", "user", "transaction") and (
+                path != "/api/idtag/"
+            ):
                 # Own-scope: another person's rows are invisible to a driver.
                 assert resp.status == 404, (role, method, path, resp.status)
             else:

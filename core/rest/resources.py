@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from core import appkeys
 from core.auth import principal_of
 from core.db import Work
-from core.db.models import ChargingStation, Connector, IdToken, Location, Task, User
+from core.db.models import (
+    ChargingStation,
+    Connector,
+    IdToken,
+    Location,
+    MeterValue,
+    StatusNotification,
+    Task,
+    Transaction,
+    User,
+)
 from core.passwords import hash_password
 from core.rbac import ADMIN_ROLE
 from core.rest import schemas
-from core.rest.errors import ApiError, bad_request
+from core.rest.errors import ApiError, bad_request, not_found
 from core.rest.resource import ModelResource
+from core.rest.routes import SCOPE, Route
 from core.users import public_view, set_password
 
 
@@ -148,6 +159,84 @@ class TaskResource(ModelResource):
     owner_column = "user_id"
 
 
+class TransactionResource(ModelResource):
+    """Charging sessions; created by the stations, so read and delete only (seed 000 Fig. 16)."""
+
+    name = "transaction"
+    model = Transaction
+    schema = schemas.TransactionSchema
+    operations = ("list", "retrieve", "delete")
+    lookup_pattern = r"[0-9]+"
+    filters = ("station_id", "status", "id_token", "connector_number", "evse_number", "user_id",
+               "started_at", "stopped_at", "flagged", "energy_wh")
+    ordering = "started_at"
+    owner_column = "user_id"
+
+    def lookup_value(self, raw: str) -> Any:
+        return int(raw)
+
+
+class ScopedListResource(ModelResource):
+    """A read-only list addressed by a parent in the path (``/api/{name}/{parent}/``)."""
+
+    operations = ("list",)
+    parent: ClassVar[str]
+    permission: ClassVar[str]
+
+    def base_query(self, request: web.Request) -> Select[Any]:
+        return select(self.model).where(
+            self.column(self.parent) == self.parent_value(request.match_info[self.parent])
+        )
+
+    def parent_value(self, raw: str) -> Any:
+        return raw
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", f"/api/{self.name}/{{{self.parent}}}/", self.list_view,
+                      self.permission, f"{self.name}-list", f"List {self.name} records",
+                      (self.name,), response_schema=self.schema,
+                      query_params=self._query_docs())]
+
+
+class SampledValueResource(ScopedListResource):
+    """Meter values of one transaction, oldest first."""
+
+    name = "sampledvalue"
+    model = MeterValue
+    schema = schemas.SampledValueSchema
+    parent = "transaction_id"
+    permission = "transaction:read"
+    filters = ("measurand", "phase", "unit", "context", "location", "timestamp")
+    ordering = "timestamp"
+
+    def parent_value(self, raw: str) -> Any:
+        try:
+            return int(raw)
+        except ValueError:
+            raise not_found("transaction") from None
+
+    def base_query(self, request: web.Request) -> Select[Any]:
+        stmt = super().base_query(request)
+        principal = principal_of(request)
+        if request.get(SCOPE) == "own":
+            owner = principal.user_id if principal else None
+            stmt = stmt.join(Transaction, Transaction.id == MeterValue.transaction_id).where(
+                Transaction.user_id == owner)
+        return stmt
+
+
+class StatusNotificationResource(ScopedListResource):
+    """The status history a station reported, oldest first."""
+
+    name = "statusnotification"
+    model = StatusNotification
+    schema = schemas.StatusNotificationSchema
+    parent = "station_id"
+    permission = "chargepoint:read"
+    filters = ("connector_number", "evse_number", "status", "error_code", "timestamp")
+    ordering = "timestamp"
+
+
 RESOURCES: tuple[type[ModelResource], ...] = (
     LocationResource,
     ChargePointResource,
@@ -155,4 +244,7 @@ RESOURCES: tuple[type[ModelResource], ...] = (
     IdTagResource,
     UserResource,
     TaskResource,
+    TransactionResource,
+    SampledValueResource,
+    StatusNotificationResource,
 )
