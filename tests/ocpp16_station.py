@@ -52,6 +52,34 @@ class TestStation(ChargePoint):
         self.received.append(("RemoteStartTransaction", {"id_tag": id_tag}))
         return call_result.RemoteStartTransaction(status="Accepted")
 
+    @on("ReserveNow")
+    def on_reserve_now(self, connector_id, expiry_date, id_tag, reservation_id,
+                       parent_id_tag=None):
+        return call_result.ReserveNow(status="Accepted" if connector_id != 9 else "Occupied")
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id):
+        return call_result.CancelReservation(status="Accepted")
+
+    @on("SetChargingProfile")
+    def on_set_charging_profile(self, connector_id, cs_charging_profiles):
+        self.received.append(("SetChargingProfile", cs_charging_profiles))
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    def on_clear_charging_profile(self, **criteria):
+        return call_result.ClearChargingProfile(status="Accepted")
+
+    @on("SendLocalList")
+    def on_send_local_list(self, list_version, update_type, local_authorization_list=None):
+        self.local_list = (list_version, update_type, local_authorization_list or [])
+        return call_result.SendLocalList(status="Accepted")
+
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self):
+        return call_result.GetLocalListVersion(list_version=self.local_list[0]
+                                               if hasattr(self, "local_list") else 0)
+
     @on("UnlockConnector")
     def on_unlock(self, connector_id):
         return call_result.UnlockConnector(status="NotSupported")

@@ -10,10 +10,14 @@ from sqlalchemy import select
 
 from core import appkeys
 from core.db.models import (
+    ChargingProfile,
     ChargingStation,
     Connector,
     IdToken,
     MeterValue,
+    Reservation,
+    SecurityEvent,
+    StationSetting,
     StatusNotification,
     Transaction,
 )
@@ -364,3 +368,85 @@ async def test_fifty_stations_at_once(openv2x_server):
     assert len(server.app[appkeys.DISPATCHER].connected()) == 50
     assert len(await rows(server, Connector)) == 50
     await asyncio.gather(*(disconnect(s) for s in stations))
+
+
+async def command(server, headers, name, body, station="CP1"):
+    async with server.http.post(server.url(f"/api/ocpp16/{name}/{station}/"), json=body,
+                                headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_command_side_effects_are_persisted(openv2x_server, openv2x_db_url):
+    server = await openv2x_server()
+    await register(server)
+    async with server.app[appkeys.DB].transaction() as work:
+        work.session.add_all([IdToken(id_token="T-1"), IdToken(id_token="T-2", status="Blocked"),
+                              IdToken(id_token="X" * 30)])
+    station = await connect(server, "CP1")
+    headers = await server.auth_headers("cpo_manager")
+
+    assert (await command(server, headers, "reservenow", {
+        "connector_id": 1, "expiry_date": "2030-01-01T10:00:00Z", "id_tag": "T-1",
+        "reservation_id": 41}))[1] == {"status": "Accepted"}
+    await command(server, headers, "reservenow", {
+        "connector_id": 9, "expiry_date": "2030-01-01T10:00:00Z", "id_tag": "T-1",
+        "reservation_id": 42})
+    await command(server, headers, "cancelreservation", {"reservation_id": 41})
+    reservations = {r.id: r.status for r in await rows(server, Reservation)}
+    assert reservations == {41: "Cancelled", 42: "Occupied"}
+
+    profile = {"charging_profile_id": 7, "stack_level": 1,
+               "charging_profile_purpose": "TxDefaultProfile",
+               "charging_profile_kind": "Absolute",
+               "charging_schedule": {"charging_rate_unit": "W", "charging_schedule_period": [
+                   {"start_period": 0, "limit": 7400.0}]}}
+    status, answer = await command(server, headers, "setchargingprofile",
+                                   {"connector_id": 1, "cs_charging_profiles": profile})
+    assert (status, answer) == (200, {"status": "Accepted"})
+    assert station.received[-1][0] == "SetChargingProfile"
+    assert station.received[-1][1]["charging_schedule"]["charging_rate_unit"] == "W"
+    [stored] = await rows(server, ChargingProfile)
+    assert (stored.ocpp_profile_id, stored.status, stored.evse_number) == (7, "Accepted", 1)
+    await command(server, headers, "clearchargingprofile", {"id": 7})
+    assert [p.status for p in await rows(server, ChargingProfile)] == ["Cleared"]
+
+    await command(server, headers, "getconfiguration", {})
+    await command(server, headers, "changeconfiguration",
+                  {"key": "MeterValueSampleInterval", "value": "15"})
+    settings = {s.key: s.value for s in await rows(server, StationSetting)}
+    assert settings == {"MeterValueSampleInterval": "15", "HeartbeatInterval": "300"}
+
+    status, answer = await command(server, headers, "sendlocallist", {"update_type": "Full"})
+    assert answer == {"status": "Accepted"}
+    version, kind, entries = station.local_list
+    assert (version, kind) == (1, "Full")
+    assert {e["id_tag"]: e["id_tag_info"]["status"] for e in entries} == {
+        "T-1": "Accepted", "T-2": "Blocked"}
+    async with server.app[appkeys.DB].transaction() as work:
+        work.session.add(IdToken(id_token="T-3"))
+    await command(server, headers, "sendlocallist", {"update_type": "Differential"})
+    version, kind, entries = station.local_list
+    assert (version, kind, [e["id_tag"] for e in entries]) == (2, "Differential", ["T-3"])
+    assert (await command(server, headers, "getlocallistversion", {}))[1] == {"list_version": 2}
+    [cp] = await rows(server, ChargingStation)
+    assert cp.local_list_version == 2
+    await disconnect(station)
+
+
+async def test_security_extension_messages_from_the_station(openv2x_server):
+    server = await openv2x_server()
+    await register(server)
+    station = await connect(server, "CP1")
+    await station.call(call.SecurityEventNotification(
+        type="InvalidCentralSystemCertificate", timestamp="2026-11-24T09:00:00Z",
+        tech_info="cert expired"))
+    await station.call(call.LogStatusNotification(status="Uploading", request_id=3))
+    await station.call(call.SignedFirmwareStatusNotification(status="SignatureVerified",
+                                                             request_id=4))
+    answer = await station.call(call.SignCertificate(csr="-----BEGIN CERTIFICATE REQUEST-----"))
+    assert answer.status == "Rejected"
+    [event] = await rows(server, SecurityEvent)
+    assert (event.type, event.tech_info) == ("InvalidCentralSystemCertificate", "cert expired")
+    [cp] = await rows(server, ChargingStation)
+    assert (cp.log_status, cp.firmware_status) == ("Uploading", "SignatureVerified")
+    await disconnect(station)

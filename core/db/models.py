@@ -112,6 +112,10 @@ class ChargingStation(Timestamped, Base):
     firmware_status_at: Mapped[dt.datetime | None]
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[dt.datetime | None]
+    log_status: Mapped[str | None] = mapped_column(String(32))
+    log_status_at: Mapped[dt.datetime | None]
+    local_list_version: Mapped[int | None] = mapped_column(Integer)
+    local_list_sent_at: Mapped[dt.datetime | None]
 
     location: Mapped[Location | None] = relationship(back_populates="stations")
     evses: Mapped[list[Evse]] = relationship(
@@ -315,6 +319,7 @@ class ChargingProfile(Base):
     transaction_id: Mapped[int | None] = mapped_column(
         ForeignKey("transaction.id", ondelete="SET NULL")
     )
+    ocpp_profile_id: Mapped[int | None] = mapped_column(Integer)
     stack_level: Mapped[int] = mapped_column(Integer, default=0)
     purpose: Mapped[str] = mapped_column(String(32), default="TxDefaultProfile")
     kind: Mapped[str] = mapped_column(String(16), default="Absolute")
@@ -346,6 +351,38 @@ class StatusNotification(Base):
     vendor_id: Mapped[str | None] = mapped_column(String(255))
     vendor_error_code: Mapped[str | None] = mapped_column(String(64))
     timestamp: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StationSetting(Base):
+    """A station's configuration key as last read or set (OCPP 1.6 GetConfiguration etc.)."""
+
+    __tablename__ = "station_setting"
+    __table_args__ = (UniqueConstraint("station_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SecurityEvent(Base):
+    """The security log a station reports (SecurityEventNotification)."""
+
+    __tablename__ = "security_event"
+    __table_args__ = (Index("ix_security_event_station_time", "station_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(String(50))
+    timestamp: Mapped[dt.datetime]
+    tech_info: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

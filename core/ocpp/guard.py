@@ -106,7 +106,14 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
             raise CommandTimeout(f"no answer to {action} within {timeout:g} s") from None
         except OCPPError as error:
             raise CommandRejected(error.code, error.description, error.details) from None
-        return _snake(response)
+        answer = _snake(response)
+        await self.after_command(action, _snake(request), answer)
+        return answer
+
+    async def after_command(
+        self, action: str, request: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
+        """Record what the station's answer changes; version plugins override this."""
 
 
 async def validated_request(

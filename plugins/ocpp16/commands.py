@@ -3,7 +3,8 @@
 The body carries the request's fields in snake_case (as ``ocpp.v16.call`` names them) plus
 ``"sync"``: ``true`` (default) waits for the station's answer, ``false`` returns a task id to
 poll at ``/api/task/{id}/``. The request is validated against the OCPP schema before anything
-is sent or any task is created.
+is sent or any task is created. A SendLocalList without ``local_authorization_list`` is built
+from the id tags (``Full`` or ``Differential``) with the next list version.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.rest.body import json_object
 from core.rest.errors import ApiError, bad_request, not_found
 from core.rest.resource import json_response
 from core.rest.routes import Route
+from plugins.ocpp16.effects import local_list
 
 COMMANDS = (
     "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
@@ -65,6 +67,10 @@ async def send_command(request: web.Request) -> web.Response:
     async with app[appkeys.DB].session() as session:
         if await session.get(ChargingStation, station_id) is None:
             raise not_found("chargepoint")
+    if action == "SendLocalList" and "local_authorization_list" not in body:
+        async with app[appkeys.DB].transaction() as work:
+            built = await local_list(work, station_id, body.get("update_type", "Full"))
+        body = {**built, **body}
     try:
         await validated_request(call, "1.6", action, body)
     except InvalidCommand as exc:

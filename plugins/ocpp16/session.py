@@ -17,11 +17,12 @@ from sqlalchemy import select
 
 from core import appkeys, stations
 from core.db import Work
-from core.db.models import Transaction
+from core.db.models import SecurityEvent, Transaction
 from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.guard import GuardedChargePoint
 from core.ocpp.protocol import StationContext
+from plugins.ocpp16.effects import EFFECTS
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
@@ -88,6 +89,13 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 evse_number=connector, connector_number=connector)
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+
+    async def after_command(self, action: str, request: dict[str, Any],
+                            answer: dict[str, Any]) -> None:
+        effect = EFFECTS.get(action)
+        if effect is not None:
+            async with self._db().transaction() as work:
+                await effect(work, self.id, request, answer)
 
     @on("BootNotification")
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str,
@@ -254,3 +262,42 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
             station.firmware_status, station.firmware_status_at = status, utcnow()
             work.emit(Event("station.firmware_status", {"id": self.id, "status": status}))
         return call_result.FirmwareStatusNotification()
+
+    # ---- OCPP 1.6 security extension, station to CSMS ---------------------------------------
+
+    @on("SecurityEventNotification")
+    async def on_security_event(self, type: str, timestamp: str,
+                                tech_info: str | None = None
+                                ) -> call_result.SecurityEventNotification:
+        async with self._db().transaction() as work:
+            work.session.add(SecurityEvent(station_id=self.id, type=type,
+                                           timestamp=parse_time(timestamp), tech_info=tech_info))
+            work.emit(Event("station.security_event", {"id": self.id, "type": type}))
+        return call_result.SecurityEventNotification()
+
+    @on("LogStatusNotification")
+    async def on_log_status(self, status: str, request_id: int | None = None
+                            ) -> call_result.LogStatusNotification:
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            station.log_status, station.log_status_at = status, utcnow()
+            work.emit(Event("station.log_status", {"id": self.id, "status": status,
+                                                   "request_id": request_id}))
+        return call_result.LogStatusNotification()
+
+    @on("SignedFirmwareStatusNotification")
+    async def on_signed_firmware_status(self, status: str, request_id: int | None = None
+                                        ) -> call_result.SignedFirmwareStatusNotification:
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            station.firmware_status, station.firmware_status_at = status, utcnow()
+            work.emit(Event("station.firmware_status", {"id": self.id, "status": status,
+                                                        "request_id": request_id}))
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on("SignCertificate")
+    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
+        # Signing needs an operator CA; none is configured, so the protocol answer is Rejected.
+        log.warning("%s: SignCertificate rejected: no certificate authority is configured",
+                    self.id)
+        return call_result.SignCertificate(status="Rejected")

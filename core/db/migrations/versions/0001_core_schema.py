@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 02:39:31.552007
+Create Date: 2026-11-24 02:48:07.031343
 """
 
 from collections.abc import Sequence
@@ -91,6 +91,10 @@ def upgrade() -> None:
     sa.Column('firmware_status_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('diagnostics_status', sa.String(length=32), nullable=True),
     sa.Column('diagnostics_status_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('log_status', sa.String(length=32), nullable=True),
+    sa.Column('log_status_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('local_list_version', sa.Integer(), nullable=True),
+    sa.Column('local_list_sent_at', core.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', core.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_updated', core.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_charging_station_location_id_location'), ondelete='SET NULL'),
@@ -180,6 +184,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reservation_station_id'), ['station_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reservation_user_id'), ['user_id'], unique=False)
 
+    op.create_table('security_event',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('station_id', sa.String(length=64), nullable=False),
+    sa.Column('type', sa.String(length=50), nullable=False),
+    sa.Column('timestamp', core.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('tech_info', sa.Text(), nullable=True),
+    sa.Column('received_at', core.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['charging_station.id'], name=op.f('fk_security_event_station_id_charging_station'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_event'))
+    )
+    with op.batch_alter_table('security_event', schema=None) as batch_op:
+        batch_op.create_index('ix_security_event_station_time', ['station_id', 'timestamp'], unique=False)
+
+    op.create_table('station_setting',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('station_id', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('value', sa.Text(), nullable=True),
+    sa.Column('readonly', sa.Boolean(), nullable=True),
+    sa.Column('updated_at', core.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['charging_station.id'], name=op.f('fk_station_setting_station_id_charging_station'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_station_setting')),
+    sa.UniqueConstraint('station_id', 'key', name=op.f('uq_station_setting_station_id'))
+    )
+    with op.batch_alter_table('station_setting', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_station_setting_station_id'), ['station_id'], unique=False)
+
     op.create_table('status_notification',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('station_id', sa.String(length=64), nullable=False),
@@ -263,6 +294,7 @@ def upgrade() -> None:
     sa.Column('station_id', sa.String(length=64), nullable=True),
     sa.Column('evse_number', sa.Integer(), nullable=True),
     sa.Column('transaction_id', sa.Integer(), nullable=True),
+    sa.Column('ocpp_profile_id', sa.Integer(), nullable=True),
     sa.Column('stack_level', sa.Integer(), nullable=False),
     sa.Column('purpose', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -332,6 +364,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_status_notification_station_time')
 
     op.drop_table('status_notification')
+    with op.batch_alter_table('station_setting', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_station_setting_station_id'))
+
+    op.drop_table('station_setting')
+    with op.batch_alter_table('security_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_security_event_station_time')
+
+    op.drop_table('security_event')
     with op.batch_alter_table('reservation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reservation_user_id'))
         batch_op.drop_index(batch_op.f('ix_reservation_station_id'))
