@@ -61,6 +61,7 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
 
 
 def _valid_request_id(value: str | None) -> str | None:

@@ -45,7 +45,8 @@ def free_port():
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["serve", "--help"], ["user", "create", "--help"], ["station", "add", "--help"],
-     ["plugins", "--help"], ["db", "upgrade", "--help"], ["--version"]],
+     ["plugins", "--help"], ["db", "upgrade", "--help"], ["--version"],
+     ["simulate", "--help"]],
 )
 def test_help(tmp_path, args):
     result = cli(tmp_path, *args)
@@ -176,3 +177,10 @@ def test_db_upgrade_on_postgresql(tmp_path):
     assert result.returncode == 0, result.stderr
     again = cli(tmp_path, "db", "upgrade", "--db", url)
     assert again.returncode == 0 and "0 branch head(s)" in again.stdout
+
+
+def test_simulate_validates_its_arguments(tmp_path):
+    assert "--url must start with ws://" in one_error_line(
+        cli(tmp_path, "simulate", "--url", "http://x/ocpp"))
+    bad = cli(tmp_path, "simulate", "--url", "ws://127.0.0.1:9/ocpp", "--stations", "0")
+    assert bad.returncode == 2 and "must be at least 1" in bad.stderr
