@@ -450,3 +450,38 @@ async def test_security_extension_messages_from_the_station(openv2x_server):
     [cp] = await rows(server, ChargingStation)
     assert (cp.log_status, cp.firmware_status) == ("Uploading", "SignatureVerified")
     await disconnect(station)
+
+
+async def test_restart_mid_transaction_loses_nothing_acknowledged(openv2x_server, tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
+    first = await openv2x_server(db_url=url)
+    await register(first)
+    async with first.app[appkeys.DB].transaction() as work:
+        work.session.add(IdToken(id_token="GOOD"))
+    station = await connect(first, "CP1")
+    started = await station.call(call.StartTransaction(
+        connector_id=1, id_tag="GOOD", meter_start=100, timestamp="2026-11-24T10:00:00Z"))
+    await station.call(call.MeterValues(connector_id=1, transaction_id=started.transaction_id,
+                                        meter_value=[{"timestamp": "2026-11-24T10:05:00Z",
+                                                      "sampledValue": [{"value": "600"}]}]))
+    await first.server.close()  # the process goes away; the station notices
+    await asyncio.wait_for(station.loop_task, 5)
+
+    second = await openv2x_server(db_url=url)
+    station = await connect(second, "CP1")
+    # Offline queue, delivered late and out of order:
+    for minute in (20, 10):
+        await station.call(call.MeterValues(
+            connector_id=1, transaction_id=started.transaction_id,
+            meter_value=[{"timestamp": f"2026-11-24T10:{minute}:00Z",
+                          "sampledValue": [{"value": str(100 + 100 * minute)}]}]))
+    await station.call(call.StopTransaction(meter_stop=2500, timestamp="2026-11-24T10:30:00Z",
+                                            transaction_id=started.transaction_id))
+    [tx] = await rows(second, Transaction)
+    assert (tx.id, tx.status, tx.energy_wh) == (started.transaction_id, "Completed", 2400)
+    headers = await second.auth_headers("cpo_manager")
+    async with second.http.get(second.url(f"/api/sampledvalue/{tx.id}/?ordering=timestamp"),
+                               headers=headers) as resp:
+        values = [r["value"] for r in (await resp.json())["results"]]
+    assert values == [600, 1100, 2100]
+    await disconnect(station)
