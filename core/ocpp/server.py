@@ -40,6 +40,9 @@ class OcppServer:
     def __init__(self, protocols: list[OcppProtocol]) -> None:
         self.protocols = {p.subprotocol: p for p in protocols}
         self.sockets: set[web.WebSocketResponse] = set()
+        # One future per open connection, done once its disconnect is recorded; shutdown waits
+        # for them so no write is cut off by the database closing.
+        self.active: set[asyncio.Future[None]] = set()
         # Argon2 costs tens of ms; remember a verified password's SHA-256 per stored hash so a
         # reconnect storm does not burn the CPU. Invalidated when the stored hash changes.
         self._verified: dict[str, tuple[str, bytes]] = {}
@@ -162,6 +165,8 @@ async def ocpp_endpoint(request: web.Request) -> web.StreamResponse:
         log.info("station %s reconnected; closing its previous socket", station_id)
         await previous.ws.close(code=4000, message=b"replaced by a newer connection")
     server.sockets.add(ws)
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    server.active.add(finished)
     await _set_connected(app, station_id, True, protocol.version)
     log.info("station %s connected (%s)", station_id, protocol.subprotocol)
     try:
@@ -172,15 +177,22 @@ async def ocpp_endpoint(request: web.Request) -> web.StreamResponse:
                 await ws.send_str(session.framing_error("binary frames are not OCPP-J"))
     finally:
         server.sockets.discard(ws)
-        if dispatcher.detach(station_id, link):
-            await asyncio.shield(_set_connected(app, station_id, False, protocol.version))
-            log.info("station %s disconnected", station_id)
+        try:
+            if dispatcher.detach(station_id, link):
+                await asyncio.shield(_set_connected(app, station_id, False, protocol.version))
+                log.info("station %s disconnected", station_id)
+        finally:
+            finished.set_result(None)
+            server.active.discard(finished)
     return ws
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for ws in list(app[OCPP_SERVER].sockets):
+    server = app[OCPP_SERVER]
+    for ws in list(server.sockets):
         await ws.close(code=1001, message=b"server shutting down")
+    if server.active:
+        await asyncio.wait(list(server.active), timeout=10)
 
 
 def setup(app: web.Application) -> list[Route]:
