@@ -49,6 +49,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_writer(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    # We issue BEGIN ourselves (below) instead of the driver's deferred implicit BEGIN.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads first and writes later cannot wait for the write lock
+    # (SQLite answers "database is locked" at once); taking it at BEGIN lets busy_timeout queue
+    # concurrent writers instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def validate_url(url: str) -> str:
     """Return the driver-qualified URL or raise :class:`DatabaseError` with one clear line."""
     try:
@@ -73,14 +86,20 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # Reads go through their own engine: on SQLite they must not take the write lock.
+        self.read_engine: AsyncEngine = self.engine
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_writer)
+            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+            self.read_engine = create_async_engine(self.url, **kwargs)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.on_commit: Callable[[Sequence[Event]], Awaitable[None]] | None = None
 
     def session(self) -> AsyncSession:
-        """A plain session for reads (no events)."""
-        return self.sessionmaker()
+        """A plain session for reads (no events); writes belong in :meth:`transaction`."""
+        return self.read_sessionmaker()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Work]:
@@ -93,8 +112,10 @@ class Database:
             await self.on_commit(work.events)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
