@@ -246,21 +246,25 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         reply = await stations.data_transfer(self.app, self.id, vendor_id, message_id, data)
         return call_result.DataTransfer(status=reply.status, data=reply.data)
 
+    async def _station_status(self, kind: str, status: str,
+                              request_id: int | None = None) -> None:
+        """Keep the latest firmware / diagnostics / log upload status on the station."""
+        async with self._db().transaction() as work:
+            station = await stations.station(work, self.id)
+            setattr(station, f"{kind}_status", status)
+            setattr(station, f"{kind}_status_at", utcnow())
+            work.emit(Event(f"station.{kind}_status", {"id": self.id, "status": status,
+                                                       "request_id": request_id}))
+
     @on("DiagnosticsStatusNotification")
     async def on_diagnostics_status(self, status: str
                                     ) -> call_result.DiagnosticsStatusNotification:
-        async with self._db().transaction() as work:
-            station = await stations.station(work, self.id)
-            station.diagnostics_status, station.diagnostics_status_at = status, utcnow()
-            work.emit(Event("station.diagnostics_status", {"id": self.id, "status": status}))
+        await self._station_status("diagnostics", status)
         return call_result.DiagnosticsStatusNotification()
 
     @on("FirmwareStatusNotification")
     async def on_firmware_status(self, status: str) -> call_result.FirmwareStatusNotification:
-        async with self._db().transaction() as work:
-            station = await stations.station(work, self.id)
-            station.firmware_status, station.firmware_status_at = status, utcnow()
-            work.emit(Event("station.firmware_status", {"id": self.id, "status": status}))
+        await self._station_status("firmware", status)
         return call_result.FirmwareStatusNotification()
 
     # ---- OCPP 1.6 security extension, station to CSMS ---------------------------------------
@@ -278,21 +282,13 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     @on("LogStatusNotification")
     async def on_log_status(self, status: str, request_id: int | None = None
                             ) -> call_result.LogStatusNotification:
-        async with self._db().transaction() as work:
-            station = await stations.station(work, self.id)
-            station.log_status, station.log_status_at = status, utcnow()
-            work.emit(Event("station.log_status", {"id": self.id, "status": status,
-                                                   "request_id": request_id}))
+        await self._station_status("log", status, request_id)
         return call_result.LogStatusNotification()
 
     @on("SignedFirmwareStatusNotification")
     async def on_signed_firmware_status(self, status: str, request_id: int | None = None
                                         ) -> call_result.SignedFirmwareStatusNotification:
-        async with self._db().transaction() as work:
-            station = await stations.station(work, self.id)
-            station.firmware_status, station.firmware_status_at = status, utcnow()
-            work.emit(Event("station.firmware_status", {"id": self.id, "status": status,
-                                                        "request_id": request_id}))
+        await self._station_status("firmware", status, request_id)
         return call_result.SignedFirmwareStatusNotification()
 
     @on("SignCertificate")
