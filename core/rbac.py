@@ -49,7 +49,11 @@ CORE_GRANTS: list[Grant] = [
     *_grants("cpo_manager", *READ_SITES, "location:write", "location:delete"),
     *_grants("cpo_manager", "chargepoint:write", "chargepoint:delete", "connector:write"),
     *_grants("cpo_manager", "idtag:read", "task:read", "task:delete", "command:send"),
-    *_grants("cpo_manager", "transaction:read", "transaction:delete"),
+    *_grants("cpo_manager", "transaction:read", "transaction:delete", "reservation:read"),
+    *_grants("cpo_manager", "chargingprofile:read", "chargingprofile:write",
+             "chargingprofile:delete"),
+    *_grants("support_l1", "reservation:read", "chargingprofile:read"),
+    *_grants("support_l2", "reservation:read", "chargingprofile:read"),
     *_grants("billing_manager", "transaction:read"),
     *_grants("emsp_manager", "transaction:read"),
     *_grants("support_l1", "transaction:read"),
@@ -66,7 +70,7 @@ CORE_GRANTS: list[Grant] = [
     *_grants("cms_manager", "location:read", "user:read", "user:write"),
     *_grants("driver", *READ_SITES),
     *_grants("driver", "idtag:read", "user:read", "user:write", "transaction:read",
-             scope="own"),
+             "reservation:read", scope="own"),
 ]
 
 

@@ -485,3 +485,55 @@ async def test_restart_mid_transaction_loses_nothing_acknowledged(openv2x_server
         values = [r["value"] for r in (await resp.json())["results"]]
     assert values == [600, 1100, 2100]
     await disconnect(station)
+
+
+async def test_stored_charging_profiles_and_reservations_over_rest(openv2x_server,
+                                                                  openv2x_db_url):
+    server = await openv2x_server()
+    await register(server)
+    station = await connect(server, "CP1")
+    headers = await server.auth_headers("cpo_manager")
+    profile = {"stack_level": 2, "purpose": "TxDefaultProfile", "kind": "Recurring",
+               "recurrency_kind": "Daily", "schedule": {
+                   "charging_rate_unit": "W", "duration": 86400, "charging_schedule_period": [
+                       {"start_period": 0, "limit": 11000}, {"start_period": 3600,
+                                                             "limit": 3680.5}]}}
+    bad = [{**profile, "recurrency_kind": None},
+           {**profile, "schedule": {**profile["schedule"], "charging_schedule_period": [
+               {"start_period": 60, "limit": 1}]}},
+           {**profile, "purpose": "Whatever"}]
+    for body in bad:
+        async with server.http.post(server.url("/api/chargingprofile/"), json=body,
+                                    headers=headers) as resp:
+            assert resp.status == 400, body
+    async with server.http.post(server.url("/api/chargingprofile/"), json=profile,
+                                headers=headers) as resp:
+        assert resp.status == 201
+        stored = await resp.json()
+    assert stored["schedule"]["charging_schedule_period"][1]["limit"] == 3680.5
+
+    status, answer = await command(server, headers, "sendchargingprofile",
+                                   {"profile_id": stored["id"], "connector_id": 1})
+    assert (status, answer) == (200, {"status": "Accepted"})
+    sent = station.received[-1][1]
+    assert (sent["charging_profile_id"], sent["recurrency_kind"]) == (stored["id"], "Daily")
+    assert sent["charging_schedule"]["charging_schedule_period"][1]["limit"] == 3680.5
+    async with server.http.get(server.url("/api/chargingprofile/?station_id=CP1"),
+                               headers=headers) as resp:
+        copies = (await resp.json())["results"]
+    assert [(c["status"], c["ocpp_profile_id"]) for c in copies] == [("Accepted", stored["id"])]
+    assert (await command(server, headers, "sendchargingprofile",
+                          {"profile_id": 9999, "connector_id": 1}))[0] == 404
+    assert (await command(server, headers, "sendchargingprofile", {"profile_id": 1}))[0] == 400
+
+    await command(server, headers, "reservenow", {
+        "connector_id": 1, "expiry_date": "2030-01-01T10:00:00Z", "id_tag": "T-1",
+        "reservation_id": 5})
+    async with server.http.get(server.url("/api/reservation/?station_id=CP1"),
+                               headers=headers) as resp:
+        [reservation] = (await resp.json())["results"]
+    assert (reservation["id"], reservation["status"]) == (5, "Active")
+    driver = await server.auth_headers("driver")
+    async with server.http.get(server.url("/api/reservation/"), headers=driver) as resp:
+        assert (await resp.json())["count"] == 0
+    await disconnect(station)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -11,16 +12,19 @@ from core import appkeys
 from core.auth import principal_of
 from core.db import Work
 from core.db.models import (
+    ChargingProfile,
     ChargingStation,
     Connector,
     IdToken,
     Location,
     MeterValue,
+    Reservation,
     StatusNotification,
     Task,
     Transaction,
     User,
 )
+from core.json import dumps
 from core.passwords import hash_password
 from core.rbac import ADMIN_ROLE
 from core.rest import schemas
@@ -176,6 +180,43 @@ class TransactionResource(ModelResource):
         return int(raw)
 
 
+class ReservationResource(ModelResource):
+    """Reservations are made through the stations' ReserveNow; read-only here."""
+
+    name = "reservation"
+    model = Reservation
+    schema = schemas.ReservationSchema
+    operations = ("list", "retrieve")
+    lookup_pattern = r"[0-9]+"
+    filters = ("station_id", "status", "id_token", "user_id", "expiry_date", "connector_number")
+    ordering = "created_at"
+    owner_column = "user_id"
+
+    def lookup_value(self, raw: str) -> Any:
+        return int(raw)
+
+
+class ChargingProfileResource(ModelResource):
+    """Operator-defined charging profiles (templates) and the copies sent to stations."""
+
+    name = "chargingprofile"
+    model = ChargingProfile
+    schema = schemas.ChargingProfileSchema
+    lookup_pattern = r"[0-9]+"
+    filters = ("station_id", "purpose", "kind", "status", "stack_level", "source",
+               "transaction_id", "created_at")
+    ordering = "created_at"
+
+    def lookup_value(self, raw: str) -> Any:
+        return int(raw)
+
+    def load(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+        loaded = super().load(data, partial=partial)
+        if "schedule" in loaded:  # stored as JSON: decimals and times as JSON values
+            loaded["schedule"] = json.loads(dumps(loaded["schedule"]))
+        return loaded
+
+
 class ScopedListResource(ModelResource):
     """A read-only list addressed by a parent in the path (``/api/{name}/{parent}/``)."""
 
@@ -245,6 +286,8 @@ RESOURCES: tuple[type[ModelResource], ...] = (
     UserResource,
     TaskResource,
     TransactionResource,
+    ReservationResource,
+    ChargingProfileResource,
     SampledValueResource,
     StatusNotificationResource,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.rbac import ROLES
@@ -273,3 +275,69 @@ class StatusNotificationSchema(Schema):
     vendor_error_code = fields.String(dump_only=True)
     timestamp = fields.AwareDateTime(dump_only=True)
     received_at = fields.AwareDateTime(dump_only=True)
+
+
+class ReservationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    evse_number = fields.Integer(dump_only=True)
+    connector_number = fields.Integer(dump_only=True)
+    id_token = fields.String(dump_only=True)
+    user_id = fields.Integer(dump_only=True)
+    expiry_date = fields.AwareDateTime(dump_only=True)
+    status = fields.String(dump_only=True)
+    target_soc = fields.Integer(dump_only=True)
+    departure_time = fields.AwareDateTime(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class SchedulePeriodSchema(Schema):
+    start_period = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    limit = fields.Decimal(required=True, places=1, validate=validate.Range(min=0),
+                           metadata={"description": "A or W, per charging_rate_unit"})
+    number_phases = fields.Integer(strict=True, validate=validate.Range(min=1, max=3))
+
+
+class ScheduleSchema(Schema):
+    charging_rate_unit = fields.String(required=True, validate=one_of(("A", "W")))
+    charging_schedule_period = fields.List(fields.Nested(SchedulePeriodSchema), required=True,
+                                           validate=validate.Length(min=1, max=96))
+    duration = fields.Integer(strict=True, validate=validate.Range(min=1))
+    start_schedule = fields.AwareDateTime()
+    min_charging_rate = fields.Decimal(places=1, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _periods_ascend(self, data: dict[str, Any], **_: object) -> None:
+        starts = [p["start_period"] for p in data.get("charging_schedule_period", [])]
+        if starts and (starts[0] != 0 or starts != sorted(set(starts))):
+            raise ValidationError("periods must start at 0 and ascend",
+                                  "charging_schedule_period")
+
+
+class ChargingProfileSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    stack_level = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    purpose = fields.String(required=True, validate=one_of(
+        ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")))
+    kind = fields.String(required=True, validate=one_of(("Absolute", "Recurring", "Relative")))
+    recurrency_kind = fields.String(allow_none=True, validate=one_of(("Daily", "Weekly")))
+    valid_from = fields.AwareDateTime(allow_none=True)
+    valid_to = fields.AwareDateTime(allow_none=True)
+    schedule = fields.Nested(ScheduleSchema, required=True)
+    source = fields.String(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    evse_number = fields.Integer(dump_only=True)
+    transaction_id = fields.Integer(dump_only=True)
+    ocpp_profile_id = fields.Integer(dump_only=True)
+    status = fields.String(dump_only=True)
+    sent_at = fields.AwareDateTime(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: object) -> None:
+        if (data.get("kind") == "Recurring") != bool(data.get("recurrency_kind")):
+            raise ValidationError("recurrency_kind is required exactly when kind is Recurring",
+                                  "recurrency_kind")
+        if data.get("valid_from") and data.get("valid_to") and \
+                data["valid_to"] <= data["valid_from"]:
+            raise ValidationError("must be after valid_from", "valid_to")

@@ -4,7 +4,8 @@ The body carries the request's fields in snake_case (as ``ocpp.v16.call`` names 
 ``"sync"``: ``true`` (default) waits for the station's answer, ``false`` returns a task id to
 poll at ``/api/task/{id}/``. The request is validated against the OCPP schema before anything
 is sent or any task is created. A SendLocalList without ``local_authorization_list`` is built
-from the id tags (``Full`` or ``Differential``) with the next list version.
+from the id tags (``Full`` or ``Differential``) with the next list version;
+``sendchargingprofile`` sends a profile stored at ``/api/chargingprofile/`` as SetChargingProfile.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ocpp.v16 import call
 
 from core import appkeys
 from core.auth import principal_of
-from core.db.models import ChargingStation
+from core.db.models import ChargingProfile, ChargingStation
 from core.dispatch import (
     CommandError,
     CommandRejected,
@@ -42,6 +43,8 @@ COMMANDS = (
     "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware",
 )
 BY_PATH = {name.lower(): name for name in COMMANDS}
+# Sends a profile stored at /api/chargingprofile/ as SetChargingProfile.
+STORED_PROFILE = "sendchargingprofile"
 HTTP_STATUS = {StationNotConnected: 409, CommandTimeout: 504, CommandRejected: 502,
                InvalidCommand: 400}
 
@@ -53,9 +56,35 @@ def _error(exc: CommandError) -> ApiError:
     return ApiError(HTTP_STATUS.get(type(exc), 502), exc.code, str(exc), details)
 
 
+async def stored_profile_request(app: web.Application, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"profile_id", "connector_id", "transaction_id"?}`` as a SetChargingProfile request."""
+    unknown = set(body) - {"profile_id", "connector_id", "transaction_id"}
+    if unknown or not isinstance(body.get("profile_id"), int) or not isinstance(
+            body.get("connector_id"), int):
+        raise bad_request("give profile_id and connector_id (integers), optionally "
+                          "transaction_id", {"unknown": sorted(unknown)}, "invalid_command")
+    async with app[appkeys.DB].session() as session:
+        profile = await session.get(ChargingProfile, body["profile_id"])
+    if profile is None:
+        raise not_found("chargingprofile")
+    schedule = {k: v for k, v in profile.schedule.items() if v is not None}
+    cs_profile: dict[str, Any] = {
+        "charging_profile_id": profile.id, "stack_level": profile.stack_level,
+        "charging_profile_purpose": profile.purpose, "charging_profile_kind": profile.kind,
+        "charging_schedule": schedule,
+    }
+    for key, value in (("recurrency_kind", profile.recurrency_kind),
+                       ("valid_from", profile.valid_from), ("valid_to", profile.valid_to),
+                       ("transaction_id", body.get("transaction_id"))):
+        if value is not None:
+            cs_profile[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return {"connector_id": body["connector_id"], "cs_charging_profiles": cs_profile}
+
+
 async def send_command(request: web.Request) -> web.Response:
     """Send one OCPP 1.6 request to a station, waiting for its answer or as a task."""
-    action = BY_PATH.get(request.match_info["command"].lower())
+    command = request.match_info["command"].lower()
+    action = "SetChargingProfile" if command == STORED_PROFILE else BY_PATH.get(command)
     if action is None:
         raise not_found("command")
     station_id = request.match_info["chargepoint_id"]
@@ -67,6 +96,8 @@ async def send_command(request: web.Request) -> web.Response:
     async with app[appkeys.DB].session() as session:
         if await session.get(ChargingStation, station_id) is None:
             raise not_found("chargepoint")
+    if command == STORED_PROFILE:
+        body = await stored_profile_request(app, body)
     if action == "SendLocalList" and "local_authorization_list" not in body:
         async with app[appkeys.DB].transaction() as work:
             built = await local_list(work, station_id, body.get("update_type", "Full"))
@@ -95,5 +126,6 @@ def command_routes() -> list[Route]:
         Route("POST", "/api/ocpp16/{command}/{chargepoint_id}/", send_command, "command:send",
               "ocpp16-command", "Send an OCPP 1.6 request to a station", ("ocpp16",),
               query_params=({"name": "command", "in": "path", "required": True,
-                             "schema": {"type": "string", "enum": sorted(BY_PATH)}},)),
+                             "schema": {"type": "string",
+                                        "enum": sorted([*BY_PATH, STORED_PROFILE])}},)),
     ]
