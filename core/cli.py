@@ -28,6 +28,7 @@ from core.plugins import PluginError, describe_plugins
 from core.rbac import ROLES
 from core.rest.schemas import OCPP_VERSIONS, STATION_ID
 from core.secrets import load_keys
+from core.tls import server_context
 from core.users import NewUser, UserError, create_user
 
 log = logging.getLogger("openv2x")
@@ -127,19 +128,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = config["server"]
     sock = _listen_socket(server["host"], server["port"])
     host, port = sock.getsockname()[:2]
+    ssl_context = server_context(config)
     app = create_app(config, pm=pm)
-    base = server["public_url"].rstrip("/") or f"http://{host}:{port}"
+    scheme = "https" if ssl_context else "http"
+    base = server["public_url"].rstrip("/") or f"{scheme}://{host}:{port}"
     ws_base = base.replace("http", "ws", 1)
 
     def announce(_app: web.Application) -> None:
-        print(f"OpenV2X {__version__} listening on http://{host}:{port}", flush=True)
+        print(f"OpenV2X {__version__} listening on {scheme}://{host}:{port}", flush=True)
         print(f"  portal     {base}/", flush=True)
         print(f"  REST API   {base}/api/  (docs {base}/api/docs)", flush=True)
         print(f"  OCPP       {ws_base}/ocpp/{{station_id}}", flush=True)
         print(f"  health     {base}/health   metrics {base}/metrics", flush=True)
 
     app.on_startup.append(_async(announce))
-    web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
+    web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True,
+                ssl_context=ssl_context)
     return 0
 
 

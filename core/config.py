@@ -58,6 +58,17 @@ class ServerSection(Schema):
         validate=validate.Range(min=1024),
         metadata={"help": "Largest accepted HTTP request body."},
     )
+    tls_cert = fields.String(
+        load_default="",
+        metadata={"help": "PEM certificate chain; with tls_key the server speaks HTTPS/WSS "
+                          "(OCPP Security Profile 2)."},
+    )
+    tls_key = fields.String(load_default="", metadata={"help": "PEM private key of tls_cert."})
+    tls_client_ca = fields.String(
+        load_default="",
+        metadata={"help": "PEM CA bundle; stations may then authenticate with client "
+                          "certificates whose CN is their id (Security Profile 3)."},
+    )
     data_dir = fields.String(
         load_default=".",
         metadata={"help": "Where generated secrets are kept when not configured."},
@@ -142,6 +153,11 @@ class OcppSection(Schema):
     call_timeout = fields.Integer(
         load_default=30, validate=validate.Range(min=1, max=600),
         metadata={"help": "Seconds to wait for a station's answer to a command."},
+    )
+    require_client_certificate = fields.Boolean(
+        load_default=False,
+        metadata={"help": "Refuse stations that do not present a client certificate "
+                          "(Security Profile 3 only; needs [server] tls_client_ca)."},
     )
     max_message_bytes = fields.Integer(
         load_default=65536, validate=validate.Range(min=1024, max=16_777_216),

@@ -32,6 +32,7 @@ from core.bootstrap import plugin_schemas
 from core.config import BUNDLED_PLUGINS, Config, load_config
 from core.db import migrate
 from core.plugins import load_plugins
+from core.tls import server_context
 from core.users import NewUser, create_user
 
 POSTGRES_ENV = "OPENV2X_TEST_POSTGRES_URL"
@@ -193,7 +194,7 @@ else:
             if url.startswith("postgresql"):
                 await migrate.upgrade(app[appkeys.DB], plugin_migration_dirs(app[appkeys.PLUGINS]))
             server = TestServer(app, host="127.0.0.1", port=0)
-            await server.start_server()
+            await server.start_server(ssl=server_context(cfg))
             http = aiohttp.ClientSession()
             running = RunningServer(app, server, http)
             started.append(running)

@@ -86,14 +86,14 @@ class TestStation(ChargePoint):
 
 
 async def connect(server, station_id, *, password=None, protocols=("ocpp1.6",),
-                  station_cls=TestStation, boot=True):
+                  station_cls=TestStation, boot=True, http=None):
     """Open a WebSocket to the server and start the station's receive loop."""
     headers = {}
     if password is not None:
         token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    url = server.url(f"/ocpp/{station_id}").replace("http://", "ws://")
-    ws = await server.http.ws_connect(url, protocols=protocols, headers=headers)
+    url = server.url(f"/ocpp/{station_id}").replace("http", "ws", 1)
+    ws = await (http or server.http).ws_connect(url, protocols=protocols, headers=headers)
     station = station_cls(station_id, AiohttpConnection(ws))
     station.ws = ws
     station.loop_task = asyncio.create_task(_serve(station))

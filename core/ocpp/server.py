@@ -1,7 +1,8 @@
 """The ``/ocpp/{station_id}`` WebSocket endpoint: subprotocol choice, admission, connection state.
 
 Admission follows ``[ocpp] unknown_stations``; a station with a password must present it with
-HTTP Basic auth (Security Profile 1, or 2 behind TLS). A station that reconnects replaces its
+HTTP Basic auth (Security Profile 1, or 2 over TLS) unless it authenticated with a client
+certificate naming it (Security Profile 3). A station that reconnects replaces its
 previous socket, which is closed. The connected flag and last-seen time are kept in the database
 and ``station.connected`` / ``station.disconnected`` events are published.
 """
@@ -29,6 +30,7 @@ from core.passwords import verify_password
 from core.plugins import flatten
 from core.rbac import PUBLIC
 from core.rest.routes import Route
+from core.tls import common_name
 
 log = logging.getLogger(__name__)
 STATION_ID_RE = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,64}$")
@@ -101,9 +103,28 @@ def _choose_protocol(request: web.Request, server: OcppServer) -> OcppProtocol:
     raise web.HTTPBadRequest(text=f"offer one of the OCPP subprotocols: {supported}")
 
 
+def _check_certificate(request: web.Request, station_id: str) -> bool:
+    """Security Profile 3: a presented client certificate must name this station (its CN).
+
+    Returns whether the station authenticated with a certificate.
+    """
+    transport = request.transport
+    peercert = transport.get_extra_info("peercert") if transport is not None else None
+    name = common_name(peercert)
+    if name is None:
+        if request.app[appkeys.CONFIG]["ocpp"]["require_client_certificate"]:
+            raise web.HTTPUnauthorized(text="a client certificate is required")
+        return False
+    if name != station_id:
+        log.warning("station %s presented a certificate for %r", station_id, name)
+        raise web.HTTPForbidden(text="the client certificate does not name this station")
+    return True
+
+
 async def _admit(request: web.Request, station_id: str, protocol: OcppProtocol) -> None:
-    """Refuse (404/401) or accept the station; registers unknown ones when policy allows."""
+    """Refuse (404/401/403) or accept the station; registers unknown ones when policy allows."""
     app = request.app
+    by_certificate = _check_certificate(request, station_id)
     policy = app[appkeys.CONFIG]["ocpp"]["unknown_stations"]
     server = app[OCPP_SERVER]
     async with app[appkeys.DB].transaction() as work:
@@ -118,7 +139,7 @@ async def _admit(request: web.Request, station_id: str, protocol: OcppProtocol) 
             )
             work.session.add(station)
             work.emit(Event("station.registered", {"id": station_id, "policy": policy}))
-        if station.password_hash is not None:
+        if station.password_hash is not None and not by_certificate:
             password = _basic_password(request, station_id)
             if password is None or not server.password_ok(station_id, station.password_hash,
                                                            password):
