@@ -188,9 +188,9 @@ async def ocpp_endpoint(request: web.Request) -> web.StreamResponse:
     server.sockets.add(ws)
     finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     server.active.add(finished)
-    await _set_connected(app, station_id, True, protocol.version)
-    log.info("station %s connected (%s)", station_id, protocol.subprotocol)
     try:
+        await _set_connected(app, station_id, True, protocol.version)
+        log.info("station %s connected (%s)", station_id, protocol.subprotocol)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 await session.route_message(message.data)
