@@ -206,6 +206,13 @@ async def record_samples(
     return len(samples)
 
 
+async def station_transaction(work: Work, station_id: str,
+                              transaction_id: int) -> Transaction | None:
+    """A transaction by id, only if it belongs to this station."""
+    tx = await work.session.get(Transaction, transaction_id)
+    return tx if tx is not None and tx.station_id == station_id else None
+
+
 async def active_transaction(
     work: Work, station_id: str, connector_number: int
 ) -> Transaction | None:

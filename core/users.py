@@ -6,6 +6,7 @@ bypassed by accident.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,12 @@ from core.rbac import ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
-# Timing: verifying against a real hash when the user does not exist keeps response times equal.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so both take as long."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 class UserError(ValueError):
@@ -107,7 +112,7 @@ async def authenticate(
     """The active user these credentials belong to, or ``None``; upgrades old hashes."""
     user = await find_by_login(session, cipher, login)
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not user.is_active or not verify_password(user.password_hash, password):
         return None

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from core.db.types import Money, UTCDateTime, utcnow
+from core.db.types import ExactDecimal, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,7 +44,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {
         dt.datetime: UTCDateTime(),
-        Decimal: Money(),
+        Decimal: ExactDecimal(),
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
     }

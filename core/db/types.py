@@ -1,7 +1,8 @@
 """Column types that keep the project's invariants on every database.
 
 - :class:`UTCDateTime`: timezone-aware UTC in, timezone-aware UTC out (SQLite stores no zone).
-- :class:`Money`: exact ``Decimal`` everywhere; SQLite keeps it as text so no float ever appears.
+- :class:`ExactDecimal`: exact ``Decimal`` everywhere (money, prices, meter readings); SQLite
+  keeps it as text so no float ever appears.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-class Money(TypeDecorator[Decimal]):
-    """A decimal amount (money, prices per kWh) kept exact on every backend."""
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal (money, prices per kWh, meter readings) kept exact on every backend."""
 
     impl = Numeric(18, 6)
     cache_ok = True

@@ -91,9 +91,6 @@ class ModelResource:
     async def before_delete(self, request: web.Request, work: Work, obj: Any) -> None:
         """Refuse or clean up before a delete."""
 
-    def lookup_value(self, raw: str) -> Any:
-        return raw
-
     # ---- machinery ---------------------------------------------------------------------------
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
@@ -174,14 +171,19 @@ class ModelResource:
         data = self.dump(request, obj)
         return data if selected is None else {k: data.get(k) for k in selected}
 
-    async def _get(self, request: web.Request, session: AsyncSession) -> Any:
-        raw = request.match_info[self.lookup]
+    def path_value(self, request: web.Request, name: str) -> Any:
+        """A path segment as the type of the column it names; 404 when it cannot be one."""
+        raw = request.match_info[name]
+        python_type = self.column(name).type.python_type
         if "\x00" in raw:
             raise not_found(self.name)
         try:
-            value = self.lookup_value(raw)
+            return int(raw) if python_type is int else raw
         except ValueError:
             raise not_found(self.name) from None
+
+    async def _get(self, request: web.Request, session: AsyncSession) -> Any:
+        value = self.path_value(request, self.lookup)
         stmt = self.base_query(request).where(self.column(self.lookup) == value)
         obj = (await session.execute(stmt)).scalars().first()
         if obj is None:

@@ -28,7 +28,7 @@ from core.json import dumps
 from core.passwords import hash_password
 from core.rbac import ADMIN_ROLE
 from core.rest import schemas
-from core.rest.errors import ApiError, bad_request, not_found
+from core.rest.errors import ApiError, bad_request
 from core.rest.resource import ModelResource
 from core.rest.routes import SCOPE, Route
 from core.users import public_view, set_password
@@ -170,14 +170,10 @@ class TransactionResource(ModelResource):
     model = Transaction
     schema = schemas.TransactionSchema
     operations = ("list", "retrieve", "delete")
-    lookup_pattern = r"[0-9]+"
     filters = ("station_id", "status", "id_token", "connector_number", "evse_number", "user_id",
                "started_at", "stopped_at", "flagged", "energy_wh")
     ordering = "started_at"
     owner_column = "user_id"
-
-    def lookup_value(self, raw: str) -> Any:
-        return int(raw)
 
 
 class ReservationResource(ModelResource):
@@ -187,13 +183,9 @@ class ReservationResource(ModelResource):
     model = Reservation
     schema = schemas.ReservationSchema
     operations = ("list", "retrieve")
-    lookup_pattern = r"[0-9]+"
     filters = ("station_id", "status", "id_token", "user_id", "expiry_date", "connector_number")
     ordering = "created_at"
     owner_column = "user_id"
-
-    def lookup_value(self, raw: str) -> Any:
-        return int(raw)
 
 
 class ChargingProfileResource(ModelResource):
@@ -202,13 +194,9 @@ class ChargingProfileResource(ModelResource):
     name = "chargingprofile"
     model = ChargingProfile
     schema = schemas.ChargingProfileSchema
-    lookup_pattern = r"[0-9]+"
     filters = ("station_id", "purpose", "kind", "status", "stack_level", "source",
                "transaction_id", "created_at")
     ordering = "created_at"
-
-    def lookup_value(self, raw: str) -> Any:
-        return int(raw)
 
     def load(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         loaded = super().load(data, partial=partial)
@@ -226,11 +214,8 @@ class ScopedListResource(ModelResource):
 
     def base_query(self, request: web.Request) -> Select[Any]:
         return select(self.model).where(
-            self.column(self.parent) == self.parent_value(request.match_info[self.parent])
+            self.column(self.parent) == self.path_value(request, self.parent)
         )
-
-    def parent_value(self, raw: str) -> Any:
-        return raw
 
     def routes(self) -> list[Route]:
         return [Route("GET", f"/api/{self.name}/{{{self.parent}}}/", self.list_view,
@@ -249,12 +234,6 @@ class SampledValueResource(ScopedListResource):
     permission = "transaction:read"
     filters = ("measurand", "phase", "unit", "context", "location", "timestamp")
     ordering = "timestamp"
-
-    def parent_value(self, raw: str) -> Any:
-        try:
-            return int(raw)
-        except ValueError:
-            raise not_found("transaction") from None
 
     def base_query(self, request: web.Request) -> Select[Any]:
         stmt = super().base_query(request)

@@ -13,7 +13,6 @@ from typing import Any
 from ocpp.exceptions import FormatViolationError, PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
-from sqlalchemy import select
 
 from core import appkeys, stations
 from core.db import Work
@@ -192,9 +191,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         stopped = parse_time(timestamp)
         id_tag = fields.get("id_tag")
         async with self._db().transaction() as work:
-            tx = (await work.session.execute(select(Transaction).where(
-                Transaction.id == transaction_id, Transaction.station_id == self.id))
-            ).scalars().first()
+            tx = await stations.station_transaction(work, self.id, transaction_id)
             if tx is None:
                 tx = Transaction(
                     station_id=self.id, id_token=id_tag, started_at=stopped, status="Active",
@@ -227,9 +224,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         async with self._db().transaction() as work:
             tx = None
             if transaction_id is not None:
-                tx = (await work.session.execute(select(Transaction).where(
-                    Transaction.id == transaction_id, Transaction.station_id == self.id))
-                ).scalars().first()
+                tx = await stations.station_transaction(work, self.id, transaction_id)
                 if tx is None:
                     log.warning("%s: MeterValues for unknown transaction %s kept unlinked",
                                 self.id, transaction_id)
