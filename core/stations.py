@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from core import appkeys
 from core.db import Work
@@ -30,6 +31,7 @@ from core.events import Event
 from core.plugins import await_me_maybe
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+METER_VALUES = cast(Table, MeterValue.__table__)
 WH_PER_UNIT = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 
 
@@ -144,7 +146,7 @@ def to_wh(value: Decimal, unit: str | None) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampled value as a station reported it."""
+    """One sampled value as a station reported it; ``number`` is ``value`` parsed (unsigned)."""
 
     timestamp: dt.datetime
     value: str
@@ -154,6 +156,7 @@ class Sample:
     context: str | None = None
     location: str | None = None
     signed: bool = False
+    number: Decimal | None = None
 
 
 def parse_decimal(value: str) -> Decimal:
@@ -175,34 +178,39 @@ async def record_samples(
     evse_number: int | None,
     connector_number: int | None,
 ) -> int:
-    """Store samples; keep the session's SoC and energy current. Returns how many were stored."""
+    """Store samples; keep the session's SoC and energy current. Returns how many were stored.
+
+    The energy register only grows, so a late (offline-queued) older reading never lowers the
+    session's energy.
+    """
+    tx_id = transaction.id if transaction else None
+    work.append_rows(METER_VALUES, [
+        {"transaction_id": tx_id, "station_id": station_id, "evse_number": evse_number,
+         "connector_number": connector_number, "timestamp": s.timestamp,
+         "measurand": s.measurand, "phase": s.phase, "unit": s.unit, "context": s.context,
+         "location": s.location, "value": s.number,
+         "signed_data": s.value if s.signed else None}
+        for s in samples])
+    if transaction is None:
+        return len(samples)
     newest_energy: tuple[dt.datetime, Decimal] | None = None
     for sample in samples:
-        value = None if sample.signed else parse_decimal(sample.value)
-        work.session.add(
-            MeterValue(
-                transaction_id=transaction.id if transaction else None, station_id=station_id,
-                evse_number=evse_number, connector_number=connector_number,
-                timestamp=sample.timestamp, measurand=sample.measurand, phase=sample.phase,
-                unit=sample.unit, context=sample.context, location=sample.location,
-                value=value, signed_data=sample.value if sample.signed else None,
-            )
-        )
-        if transaction is None or value is None:
+        if sample.number is None:
             continue
         if sample.measurand == "SoC":
-            transaction.soc_last = int(value)
+            transaction.soc_last = int(sample.number)
             if transaction.soc_start is None:
-                transaction.soc_start = int(value)
+                transaction.soc_start = int(sample.number)
         elif sample.measurand == ENERGY_REGISTER and sample.phase is None and (
             sample.location in (None, "Outlet")
         ):
-            wh = to_wh(value, sample.unit)
+            wh = to_wh(sample.number, sample.unit)
             if wh is not None and (newest_energy is None or sample.timestamp >= newest_energy[0]):
                 newest_energy = (sample.timestamp, wh)
-    if (transaction is not None and newest_energy is not None and transaction.status == "Active"
+    if (newest_energy is not None and transaction.status == "Active"
             and transaction.meter_start_wh is not None):
-        transaction.energy_wh = max(0, int(newest_energy[1]) - transaction.meter_start_wh)
+        energy = max(0, int(newest_energy[1]) - transaction.meter_start_wh)
+        transaction.energy_wh = max(transaction.energy_wh or 0, energy)
     return len(samples)
 
 

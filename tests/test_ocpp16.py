@@ -263,7 +263,11 @@ BAD_FRAMES = [
     ('[2, "x7", "Authorize", {"idTag": "' + "x" * 21 + '"}]', "x7", "TypeConstraintViolation"),
     ('[2, "x8", "Heartbeat", {"extra": true}]', "x8", "FormationViolation"),
     ('[2, "x9", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", '
-     '"status": "Dancing"}]', "x9", "FormationViolation"),
+     '"status": "Dancing"}]', "x9", "PropertyConstraintViolation"),
+    ('[2, "x9b", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", '
+     '"status": "Available", "timestamp": "yesterday"}]', "x9b", "FormationViolation"),
+    ('[2, "x9c", "StatusNotification", {"connectorId": -1, "errorCode": "NoError", '
+     '"status": "Available"}]', "x9c", "PropertyConstraintViolation"),
     ('[2, "x10", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": '
      '"2026-11-24T10:00:00Z", "sampledValue": [{"value": "abc"}]}]}]', "x10",
      "PropertyConstraintViolation"),

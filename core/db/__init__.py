@@ -2,6 +2,8 @@
 
 Writes go through :meth:`Database.transaction`, which commits and only then hands the events the
 work produced to the event bus, so no subscriber ever sees data that could still roll back.
+High-rate writers (station messages) use :meth:`Database.write`, which shares one commit among
+every job queued meanwhile (:mod:`core.db.group_commit`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -21,8 +23,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.db.group_commit import GroupCommit
+
 if TYPE_CHECKING:
     from core.events import Event
+
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
@@ -35,9 +41,24 @@ class Work:
 
     session: AsyncSession
     events: list[Event] = field(default_factory=list)
+    rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
+
+    def append_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` at commit, in one statement per table for the whole unit of work.
+
+        For append-only rows nothing reads back before the commit (meter samples): a batch of
+        hundreds of messages then costs one INSERT instead of one per message.
+        """
+        if rows:
+            self.rows.setdefault(table, []).extend(rows)
+
+    async def flush_rows(self) -> None:
+        for table, rows in self.rows.items():
+            await self.session.execute(insert(table), rows)
+        self.rows.clear()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -96,6 +117,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.on_commit: Callable[[Sequence[Event]], Awaitable[None]] | None = None
+        self.group_commit = GroupCommit(self)
 
     def session(self) -> AsyncSession:
         """A plain session for reads (no events); writes belong in :meth:`transaction`."""
@@ -108,14 +130,23 @@ class Database:
             work = Work(session)
             async with session.begin():
                 yield work
+                await work.flush_rows()
         if work.events and self.on_commit is not None:
             await self.on_commit(work.events)
+
+    async def write(self, job: Callable[[Work], Awaitable[T]]) -> T:
+        """Run ``job`` in a transaction shared with concurrent jobs; returns after the commit.
+
+        ``job`` may run twice (see :mod:`core.db.group_commit`): keep it to database work.
+        """
+        return await self.group_commit.run(job)
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self.group_commit.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -3,31 +3,48 @@
 The package validates payloads and turns handler failures into CALLERRORs, but it only logs
 frames it cannot parse. Here every frame gets an answer: oversized, non-JSON, non-list, unknown
 message types and unknown actions all produce the protocol's CALLERROR and the connection stays
-up. OCPP 1.6 names some codes differently from 2.x (``FormationViolation``,
+up. Incoming calls are decoded with orjson and validated with compiled schemas
+(:mod:`core.ocpp.validation`); CSMS-initiated calls keep the package's own path.
+OCPP 1.6 names some codes differently from 2.x (``FormationViolation``,
 ``OccurenceConstraintViolation``), so codes are translated per version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import re
+import uuid
+from collections.abc import Awaitable
 from dataclasses import asdict, is_dataclass
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from ocpp import messages as ocpp_messages
 from ocpp.charge_point import (
     ChargePoint,
+    _raise_key_error,
     camel_to_snake_case,
     remove_nones,
     serialize_as_dict,
     snake_to_camel_case,
 )
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
+from ocpp.exceptions import (
+    FormatViolationError,
+    InternalError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType, validate_payload
+from ocpp.routing import create_route_map
 
 from core.dispatch import CommandRejected, CommandTimeout, InvalidCommand
+from core.ocpp.validation import check
 
 log = logging.getLogger(__name__)
 # Validating on the event loop costs less than the package's default hop to a thread pool
@@ -56,10 +73,43 @@ def _unique_id(raw: str) -> str:
 
 
 class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
-    """Put before a version's class: ``class Session(GuardedChargePoint, v16.ChargePoint)``."""
+    """Put before a version's class: ``class Session(GuardedChargePoint, v16.ChargePoint)``.
+
+    Replaces the package's receive path (decoding, validation, dispatch to ``@on`` handlers,
+    encoding) with one that answers every frame, validates with compiled schemas and keeps
+    per-connection state small: the route map is built once per class, and the lock and queue
+    that CSMS-initiated calls need are created on first use.
+    """
 
     _ocpp_version: str
     max_message_bytes = 65536
+
+    def __init__(self, station_id: str, connection: Any, response_timeout: float = 30) -> None:
+        # The package's __init__ is skipped on purpose: it builds a route map of bound methods
+        # and an idle lock and queue for every connection.
+        self.id = station_id
+        self._connection = connection
+        self._response_timeout = response_timeout
+        self._lazy_lock: asyncio.Lock | None = None
+        self._lazy_queue: asyncio.Queue[Any] | None = None
+        self._unique_id_generator = uuid.uuid4
+        self.logger = log
+
+    @property
+    def _call_lock(self) -> asyncio.Lock:
+        if self._lazy_lock is None:
+            self._lazy_lock = asyncio.Lock()
+        return self._lazy_lock
+
+    @property
+    def _response_queue(self) -> asyncio.Queue[Any]:
+        if self._lazy_queue is None:
+            self._lazy_queue = asyncio.Queue()
+        return self._lazy_queue
+
+    @property
+    def route_map(self) -> dict[str, dict[str, Any]]:
+        return _class_routes(type(self))
 
     def _code(self, code: str) -> str:
         table = V16_CODES if self._ocpp_version == "1.6" else V2_CODES
@@ -81,7 +131,7 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
                 _unique_id(raw_msg[:200])))
             return
         try:
-            msg = unpack(raw_msg)
+            msg = decode(raw_msg)
         except OCPPError as error:
             await self._send_error(_unique_id(raw_msg), error)
             return
@@ -97,6 +147,55 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
                 await self._send_error(msg.unique_id, error)
         else:
             self._response_queue.put_nowait(msg)
+
+    async def _handle_call(self, msg: Call) -> None:
+        """Validate, run the ``@on`` handler, answer, then start the ``@after`` hook.
+
+        OCPP errors raised here or by the handler become the CALLERROR the caller sends; any
+        other failure is our bug and is answered with ``InternalError``.
+        """
+        routes = self.route_map.get(msg.action)
+        if routes is None or "_on_action" not in routes:
+            _raise_key_error(msg.action, self._ocpp_version)
+        validate = not routes.get("_skip_schema_validation", False)
+        payload = msg.payload
+        if validate:
+            payload = await self.checked_payload(msg)
+        kwargs = snake_keys(payload)
+        try:
+            response = routes["_on_action"](self, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+        except OCPPError:
+            raise
+        except Exception:
+            log.exception("%s: handling %s failed", self.id, msg.action)
+            raise InternalError(details={"cause": "the CSMS failed to handle the message"}
+                                ) from None
+        answer = camel_keys(remove_nones(serialize_as_dict(response)))
+        if validate:
+            try:
+                check(self._ocpp_version, msg.action, "response", answer)
+            except OCPPError as error:
+                log.error("%s: our %s answer violates the schema: %s", self.id, msg.action,
+                          error.details)
+                raise InternalError(details={"cause": "the CSMS built an invalid answer"}
+                                    ) from None
+        await self._send(encode_result(msg.unique_id, answer))
+        after = routes.get("_after_action")
+        if after is not None:
+            hook = after(self, **kwargs)
+            if inspect.isawaitable(hook):
+                _background(hook)
+
+    async def checked_payload(self, msg: Call) -> dict[str, Any]:
+        """The payload to handle, or the OCPP error for an invalid one.
+
+        Version sessions may override this to accept known deviations of a station.
+        """
+        check(self._ocpp_version, msg.action, "request", msg.payload)
+        payload: dict[str, Any] = msg.payload
+        return payload
 
     async def call_action(
         self, action: str, payload: dict[str, Any], timeout: float
@@ -118,6 +217,90 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
         self, action: str, request: dict[str, Any], answer: dict[str, Any]
     ) -> None:
         """Record what the station's answer changes; version plugins override this."""
+
+
+_ROUTES: dict[type, dict[str, dict[str, Any]]] = {}
+_HOOKS: set[asyncio.Task[Any]] = set()
+
+
+def _class_routes(cls: type) -> dict[str, dict[str, Any]]:
+    """The ``@on``/``@after`` map of a session class, with plain functions, built once."""
+    routes = _ROUTES.get(cls)
+    if routes is None:
+        routes = _ROUTES[cls] = create_route_map(cls)
+    return routes
+
+
+def _background(hook: Awaitable[Any]) -> None:
+    task = asyncio.ensure_future(hook)
+    _HOOKS.add(task)
+    task.add_done_callback(_HOOKS.discard)
+
+
+def decode(raw: str) -> Call | CallResult | CallError:
+    """An OCPP-J frame as the package's message object; OCPP errors for what is not one."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise FormatViolationError(details={"cause": "Message is not valid JSON"}) from None
+    if not isinstance(frame, list):
+        raise ProtocolError(details={"cause": "an OCPP-J message is a JSON array"})
+    if not frame:
+        raise ProtocolError(details={"cause": "Message does not contain MessageTypeId"})
+    kind = frame[0]
+    cls = MESSAGE_TYPES.get(kind) if type(kind) is int else None
+    if cls is None:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"MessageTypeId {str(kind)[:20]!r} isn't valid"})
+    try:
+        message: Call | CallResult | CallError = cls(*frame[1:])
+    except TypeError:
+        raise ProtocolError(details={"cause": "Message is missing elements."}) from None
+    return message
+
+
+MESSAGE_TYPES: dict[int, Any] = {2: Call, 3: CallResult, 4: CallError}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode_result(unique_id: str, payload: dict[str, Any]) -> str:
+    return orjson.dumps([MessageType.CallResult, unique_id, payload],
+                        default=_json_default).decode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake_key(key: str) -> str:
+    converted: dict[str, Any] = camel_to_snake_case({key: None})
+    return next(iter(converted))
+
+
+@functools.lru_cache(maxsize=4096)
+def _camel_key(key: str) -> str:
+    converted: dict[str, Any] = snake_to_camel_case({key: None})
+    return next(iter(converted))
+
+
+def snake_keys(data: Any) -> Any:
+    """The package's camelCase → snake_case translation, with each key's answer cached."""
+    if isinstance(data, dict):
+        return {_snake_key(k): snake_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [snake_keys(v) for v in data]
+    return data
+
+
+def camel_keys(data: Any) -> Any:
+    """The package's snake_case → camelCase translation, with each key's answer cached."""
+    if isinstance(data, dict):
+        return {_camel_key(k): camel_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [camel_keys(v) for v in data]
+    return data
 
 
 async def validated_request(

@@ -1,14 +1,16 @@
 """One OCPP 1.6J connection: every station-initiated message handled and persisted.
 
-Each handler commits its unit of work before returning, so the CALLRESULT that acknowledges a
-message is only sent once what it acknowledges is stored.
+Each handler hands its unit of work to the database's group commit and answers only after the
+commit, so the CALLRESULT that acknowledges a message is sent once what it acknowledges is
+stored. Parsing and checks that can refuse a message run before the work is queued.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from ocpp.exceptions import FormatViolationError, PropertyConstraintViolationError
 from ocpp.routing import on
@@ -25,6 +27,7 @@ from plugins.ocpp16.effects import EFFECTS
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
+T = TypeVar("T")
 
 
 def parse_time(value: str | None) -> dt.datetime:
@@ -53,18 +56,25 @@ def id_tag_info(decision: stations.TokenDecision) -> dict[str, Any]:
 
 
 def samples_from(meter_values: list[dict[str, Any]]) -> list[stations.Sample]:
-    """OCPP 1.6 MeterValue objects (already snake_case) as version-neutral samples."""
+    """OCPP 1.6 MeterValue objects (snake_case) as version-neutral samples, numbers parsed.
+
+    Runs before anything is queued for the database, so a bad value is refused on its own.
+    """
     out = []
     for entry in meter_values:
         when = parse_time(entry["timestamp"])
         for sv in entry["sampled_value"]:
+            measurand = sv.get("measurand", stations.ENERGY_REGISTER)
+            signed = sv.get("format") == "SignedData"
+            try:
+                number = None if signed else stations.parse_decimal(sv["value"])
+            except ValueError as exc:
+                raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
             out.append(stations.Sample(
-                timestamp=when, value=sv["value"],
-                measurand=sv.get("measurand", stations.ENERGY_REGISTER),
-                unit=sv.get("unit", "Wh") if sv.get("measurand", stations.ENERGY_REGISTER)
-                .startswith("Energy") else sv.get("unit"),
+                timestamp=when, value=sv["value"], measurand=measurand,
+                unit=sv.get("unit", "Wh") if measurand.startswith("Energy") else sv.get("unit"),
                 phase=sv.get("phase"), context=sv.get("context", "Sample.Periodic"),
-                location=sv.get("location"), signed=sv.get("format") == "SignedData",
+                location=sv.get("location"), signed=signed, number=number,
             ))
     return out
 
@@ -77,29 +87,21 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         self.app = ctx.app
         self.max_message_bytes = ctx.max_message_bytes
 
-    def _db(self):  # type: ignore[no-untyped-def]
-        return self.app[appkeys.DB]
-
-    async def _store_samples(self, work: Work, meter_values: list[dict[str, Any]],
-                             transaction: Transaction | None, connector: int | None) -> int:
-        try:
-            return await stations.record_samples(
-                work, self.id, samples_from(meter_values), transaction=transaction,
-                evse_number=connector, connector_number=connector)
-        except ValueError as exc:
-            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+    async def _write(self, job: Callable[[Work], Awaitable[T]]) -> T:
+        """Store what a message says; the answer goes out only after this returns (committed)."""
+        return await self.app[appkeys.DB].write(job)
 
     async def after_command(self, action: str, request: dict[str, Any],
                             answer: dict[str, Any]) -> None:
         effect = EFFECTS.get(action)
         if effect is not None:
-            async with self._db().transaction() as work:
+            async with self.app[appkeys.DB].transaction() as work:
                 await effect(work, self.id, request, answer)
 
     @on("BootNotification")
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str,
                       **fields: Any) -> call_result.BootNotification:
-        async with self._db().transaction() as work:
+        async def store(work: Work) -> str:
             station = await stations.station(work, self.id)
             station.vendor, station.model = charge_point_vendor, charge_point_model
             station.serial_number = fields.get("charge_point_serial_number")
@@ -109,10 +111,13 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
             station.meter_type = fields.get("meter_type")
             station.meter_serial_number = fields.get("meter_serial_number")
             station.last_boot = station.last_seen = utcnow()
-            status = station.registration_status
-            work.emit(Event("station.booted", {"id": self.id, "status": status,
+            work.emit(Event("station.booted", {"id": self.id,
+                                               "status": station.registration_status,
                                                "vendor": charge_point_vendor,
                                                "model": charge_point_model}))
+            return station.registration_status
+
+        status = await self._write(store)
         interval = self.app[appkeys.CONFIG]["ocpp"]["heartbeat_interval"]
         return call_result.BootNotification(current_time=iso(utcnow()), interval=interval,
                                             status=status)
@@ -120,43 +125,58 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     @on("Heartbeat")
     async def on_heartbeat(self) -> call_result.Heartbeat:
         now = utcnow()
-        async with self._db().transaction() as work:
+
+        async def store(work: Work) -> None:
             (await stations.station(work, self.id)).last_seen = now
+
+        await self._write(store)
         return call_result.Heartbeat(current_time=iso(now))
 
     @on("StatusNotification")
     async def on_status(self, connector_id: int, error_code: str, status: str,
                         **fields: Any) -> call_result.StatusNotification:
-        async with self._db().transaction() as work:
+        if connector_id < 0:
+            raise PropertyConstraintViolationError(
+                details={"cause": f"connectorId {connector_id} is negative"})
+        timestamp = parse_time(fields.get("timestamp"))
+
+        async def store(work: Work) -> None:
             await stations.record_status(
                 work, self.id, evse_number=connector_id if connector_id else None,
                 connector_number=connector_id, status=status, error_code=error_code,
-                timestamp=parse_time(fields.get("timestamp")), info=fields.get("info"),
+                timestamp=timestamp, info=fields.get("info"),
                 vendor_id=fields.get("vendor_id"),
                 vendor_error_code=fields.get("vendor_error_code"),
             )
+
+        await self._write(store)
         return call_result.StatusNotification()
 
     @on("Authorize")
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        async with self._db().transaction() as work:
+        async def store(work: Work) -> stations.TokenDecision:
             decision = await stations.authorize_token(work, id_tag)
             work.emit(Event("token.authorized", {"station_id": self.id, "id_token": id_tag,
                                                  "status": decision.status}))
+            return decision
+
+        decision = await self._write(store)
         return call_result.Authorize(id_tag_info=id_tag_info(decision))
 
     @on("StartTransaction")
     async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
                        reservation_id: int | None = None) -> call_result.StartTransaction:
+        if connector_id < 1:
+            raise PropertyConstraintViolationError(
+                details={"cause": f"a transaction needs a connector > 0, not {connector_id}"})
         started = parse_time(timestamp)
-        async with self._db().transaction() as work:
+
+        async def store(work: Work) -> tuple[int, stations.TokenDecision]:
             current = await stations.active_transaction(work, self.id, connector_id)
             if current is not None and (current.id_token, current.meter_start_wh,
                                         current.started_at) == (id_tag, meter_start, started):
                 # The station retried a StartTransaction we already stored: same id, no new row.
-                decision = await stations.authorize_token(work, id_tag)
-                return call_result.StartTransaction(transaction_id=current.id,
-                                                    id_tag_info=id_tag_info(decision))
+                return current.id, await stations.authorize_token(work, id_tag)
             decision = await stations.authorize_token(work, id_tag, starting=True)
             if current is not None:
                 current.status, current.flagged = "Completed", True
@@ -182,7 +202,10 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 "id": tx.id, "station_id": self.id, "connector_number": connector_id,
                 "id_token": id_tag, "meter_start_wh": meter_start, "started_at": iso(started),
                 "authorized": decision.status == "Accepted"}))
-        return call_result.StartTransaction(transaction_id=tx.id,
+            return tx.id, decision
+
+        tx_id, decision = await self._write(store)
+        return call_result.StartTransaction(transaction_id=tx_id,
                                             id_tag_info=id_tag_info(decision))
 
     @on("StopTransaction")
@@ -190,7 +213,9 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                       **fields: Any) -> call_result.StopTransaction:
         stopped = parse_time(timestamp)
         id_tag = fields.get("id_tag")
-        async with self._db().transaction() as work:
+        samples = samples_from(fields.get("transaction_data") or [])
+
+        async def store(work: Work) -> stations.TokenDecision | None:
             tx = await stations.station_transaction(work, self.id, transaction_id)
             if tx is None:
                 tx = Transaction(
@@ -202,9 +227,9 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 tx.transaction_uid = f"unknown-{transaction_id}-{tx.id}"
             if tx.status == "Active":
                 # A retried StopTransaction finds the session closed and changes nothing.
-                if fields.get("transaction_data"):
-                    await self._store_samples(work, fields["transaction_data"], tx,
-                                              tx.connector_number)
+                await stations.record_samples(work, self.id, samples, transaction=tx,
+                                              evse_number=tx.evse_number,
+                                              connector_number=tx.connector_number)
                 tx.status, tx.stopped_at, tx.meter_stop_wh = "Completed", stopped, meter_stop
                 tx.stop_reason = fields.get("reason", "Local")
                 if tx.meter_start_wh is not None:
@@ -213,7 +238,9 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                     "id": tx.id, "station_id": self.id, "meter_stop_wh": meter_stop,
                     "energy_wh": tx.energy_wh, "stopped_at": iso(stopped),
                     "reason": tx.stop_reason, "flagged": tx.flagged}))
-            decision = await stations.authorize_token(work, id_tag) if id_tag else None
+            return await stations.authorize_token(work, id_tag) if id_tag else None
+
+        decision = await self._write(store)
         if decision is None:
             return call_result.StopTransaction()
         return call_result.StopTransaction(id_tag_info=id_tag_info(decision))
@@ -221,18 +248,25 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     @on("MeterValues")
     async def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]],
                               transaction_id: int | None = None) -> call_result.MeterValues:
-        async with self._db().transaction() as work:
+        samples = samples_from(meter_value)
+
+        async def store(work: Work) -> None:
             tx = None
             if transaction_id is not None:
                 tx = await stations.station_transaction(work, self.id, transaction_id)
                 if tx is None:
                     log.warning("%s: MeterValues for unknown transaction %s kept unlinked",
                                 self.id, transaction_id)
-            stored = await self._store_samples(work, meter_value, tx, connector_id)
+            stored = await stations.record_samples(work, self.id, samples, transaction=tx,
+                                                   evse_number=connector_id,
+                                                   connector_number=connector_id)
             work.emit(Event("meter.sampled", {
                 "station_id": self.id, "connector_number": connector_id,
                 "transaction_id": tx.id if tx else None, "samples": stored,
-                "energy_wh": tx.energy_wh if tx else None, "soc": tx.soc_last if tx else None}))
+                "energy_wh": tx.energy_wh if tx else None,
+                "soc": tx.soc_last if tx else None}))
+
+        await self._write(store)
         return call_result.MeterValues()
 
     @on("DataTransfer")
@@ -244,12 +278,14 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     async def _station_status(self, kind: str, status: str,
                               request_id: int | None = None) -> None:
         """Keep the latest firmware / diagnostics / log upload status on the station."""
-        async with self._db().transaction() as work:
+        async def store(work: Work) -> None:
             station = await stations.station(work, self.id)
             setattr(station, f"{kind}_status", status)
             setattr(station, f"{kind}_status_at", utcnow())
             work.emit(Event(f"station.{kind}_status", {"id": self.id, "status": status,
                                                        "request_id": request_id}))
+
+        await self._write(store)
 
     @on("DiagnosticsStatusNotification")
     async def on_diagnostics_status(self, status: str
@@ -268,10 +304,14 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     async def on_security_event(self, type: str, timestamp: str,
                                 tech_info: str | None = None
                                 ) -> call_result.SecurityEventNotification:
-        async with self._db().transaction() as work:
-            work.session.add(SecurityEvent(station_id=self.id, type=type,
-                                           timestamp=parse_time(timestamp), tech_info=tech_info))
+        when = parse_time(timestamp)
+
+        async def store(work: Work) -> None:
+            work.session.add(SecurityEvent(station_id=self.id, type=type, timestamp=when,
+                                           tech_info=tech_info))
             work.emit(Event("station.security_event", {"id": self.id, "type": type}))
+
+        await self._write(store)
         return call_result.SecurityEventNotification()
 
     @on("LogStatusNotification")
