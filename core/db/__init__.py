@@ -8,7 +8,7 @@ every job queued meanwhile (:mod:`core.db.group_commit`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -134,12 +134,14 @@ class Database:
         if work.events and self.on_commit is not None:
             await self.on_commit(work.events)
 
-    async def write(self, job: Callable[[Work], Awaitable[T]]) -> T:
+    async def write(self, job: Callable[[Work], Awaitable[T]],
+                    preload: Iterable[tuple[type, Any]] = ()) -> T:
         """Run ``job`` in a transaction shared with concurrent jobs; returns after the commit.
 
         ``job`` may run twice (see :mod:`core.db.group_commit`): keep it to database work.
+        ``preload`` names the ``(Model, primary key)`` rows it will ``session.get``.
         """
-        return await self.group_commit.run(job)
+        return await self.group_commit.run(job, preload)
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:

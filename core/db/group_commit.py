@@ -7,6 +7,11 @@ previous batch committed, runs them one after another in a single transaction, c
 publishes their events in order and only then wakes each caller. Under load a batch grows by
 itself; a lone job waits for nothing.
 
+Statements are round trips (for SQLite, hops to its driver thread, each waiting for a turn of
+a busy event loop), so a batch should need few of them whatever its size: rows nobody reads
+back are appended at commit (:meth:`core.db.Work.append_rows`), and a job names the rows it
+will ``session.get`` (``preload``) so the batch loads them in one query per table.
+
 A job that fails would poison its batch's transaction, so the batch is rolled back and its
 jobs are run again one transaction each: only the faulty job fails. Jobs must therefore be
 pure database work (no sends, no external calls) that is safe to run a second time.
@@ -16,8 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
     from core.db import Database, Work
@@ -25,25 +35,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[["Work"], Awaitable[Any]]
+Preload = Iterable[tuple[type, Any]]
+
+
+@dataclass
+class _Entry:
+    job: Job
+    future: asyncio.Future[Any]
+    preload: tuple[tuple[type, Any], ...]
 
 
 class GroupCommit:
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self._db = db
         self._max_batch = max_batch
-        self._pending: list[tuple[Job, asyncio.Future[Any]]] = []
+        self._pending: list[_Entry] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches = 0
         self.jobs = 0
 
-    async def run(self, job: Callable[[Work], Awaitable[T]]) -> T:
-        """Queue ``job``; returns its result once the batch that ran it has committed."""
+    async def run(self, job: Callable[[Work], Awaitable[T]], preload: Preload = ()) -> T:
+        """Queue ``job``; returns its result once the batch that ran it has committed.
+
+        ``preload`` lists ``(Model, primary key)`` pairs the job will ``session.get``.
+        """
         if self._closing:
             raise RuntimeError("the database is closing")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((job, future))
+        self._pending.append(_Entry(job, future, tuple(preload)))
         if self._task is None:
             self._task = asyncio.create_task(self._write_loop(), name="openv2x-group-commit")
         self._wakeup.set()
@@ -68,8 +89,8 @@ class GroupCommit:
             if self._closing:
                 return
 
-    async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
-        live = [(job, future) for job, future in batch if not future.cancelled()]
+    async def _commit(self, batch: list[_Entry]) -> None:
+        live = [entry for entry in batch if not entry.future.cancelled()]
         if not live:
             return
         try:
@@ -77,26 +98,41 @@ class GroupCommit:
         except Exception:
             log.debug("a batch of %d failed; running its jobs one by one", len(live),
                       exc_info=True)
-            for job, future in live:
-                await self._alone(job, future)
+            for entry in live:
+                await self._alone(entry)
             return
         self.batches += 1
         self.jobs += len(live)
-        for (_, future), result in zip(live, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        for entry, result in zip(live, results, strict=True):
+            if not entry.future.done():
+                entry.future.set_result(result)
 
-    async def _together(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> list[Any]:
+    async def _together(self, batch: list[_Entry]) -> list[Any]:
         async with self._db.transaction() as work:
-            return [await job(work) for job, _ in batch]
+            loaded = await _preload(work.session, batch)  # noqa: F841  # held: the map is weak
+            return [await entry.job(work) for entry in batch]
 
-    async def _alone(self, job: Job, future: asyncio.Future[Any]) -> None:
+    async def _alone(self, entry: _Entry) -> None:
         try:
             async with self._db.transaction() as work:
-                result = await job(work)
+                result = await entry.job(work)
         except Exception as exc:  # noqa: BLE001  # handed to the caller, whose error it is
-            if not future.done():
-                future.set_exception(exc)
+            if not entry.future.done():
+                entry.future.set_exception(exc)
             return
-        if not future.done():
-            future.set_result(result)
+        if not entry.future.done():
+            entry.future.set_result(result)
+
+
+async def _preload(session: AsyncSession, batch: list[_Entry]) -> list[Any]:
+    """Load every preloaded row of the batch, one query per model, into the identity map."""
+    wanted: dict[type, set[Any]] = defaultdict(set)
+    for entry in batch:
+        for model, key in entry.preload:
+            wanted[model].add(key)
+    loaded: list[Any] = []
+    for model, keys in wanted.items():
+        column = inspect(model).primary_key[0]
+        result = await session.execute(select(model).where(column.in_(keys)))
+        loaded.extend(result.scalars().all())
+    return loaded

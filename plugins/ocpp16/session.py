@@ -13,16 +13,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ocpp.exceptions import FormatViolationError, PropertyConstraintViolationError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 
 from core import appkeys, stations
 from core.db import Work
-from core.db.models import SecurityEvent, Transaction
+from core.db.models import ChargingStation, SecurityEvent, Transaction
 from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.guard import GuardedChargePoint
 from core.ocpp.protocol import StationContext
+from plugins.ocpp16.certificates import (
+    answer_sign_certificate,
+    send_certificate_signed,
+    take_signed_chain,
+)
 from plugins.ocpp16.effects import EFFECTS
 
 log = logging.getLogger(__name__)
@@ -87,9 +92,16 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         self.app = ctx.app
         self.max_message_bytes = ctx.max_message_bytes
 
-    async def _write(self, job: Callable[[Work], Awaitable[T]]) -> T:
-        """Store what a message says; the answer goes out only after this returns (committed)."""
-        return await self.app[appkeys.DB].write(job)
+    async def _write(self, job: Callable[[Work], Awaitable[T]], transaction_id: int | None = None
+                     ) -> T:
+        """Store what a message says; the answer goes out only after this returns (committed).
+
+        The station's row, and the transaction a message names, are loaded batch-wide.
+        """
+        preload: list[tuple[type, Any]] = [(ChargingStation, self.id)]
+        if transaction_id is not None:
+            preload.append((Transaction, transaction_id))
+        return await self.app[appkeys.DB].write(job, preload)
 
     async def after_command(self, action: str, request: dict[str, Any],
                             answer: dict[str, Any]) -> None:
@@ -240,7 +252,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                     "reason": tx.stop_reason, "flagged": tx.flagged}))
             return await stations.authorize_token(work, id_tag) if id_tag else None
 
-        decision = await self._write(store)
+        decision = await self._write(store, transaction_id)
         if decision is None:
             return call_result.StopTransaction()
         return call_result.StopTransaction(id_tag_info=id_tag_info(decision))
@@ -266,7 +278,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 "energy_wh": tx.energy_wh if tx else None,
                 "soc": tx.soc_last if tx else None}))
 
-        await self._write(store)
+        await self._write(store, transaction_id)
         return call_result.MeterValues()
 
     @on("DataTransfer")
@@ -328,7 +340,11 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
 
     @on("SignCertificate")
     async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
-        # Signing needs an operator CA; none is configured, so the protocol answer is Rejected.
-        log.warning("%s: SignCertificate rejected: no certificate authority is configured",
-                    self.id)
-        return call_result.SignCertificate(status="Rejected")
+        return call_result.SignCertificate(status=answer_sign_certificate(self.app, self.id, csr))
+
+    @after("SignCertificate")
+    async def after_sign_certificate(self, csr: str) -> None:
+        # The package runs this once the CALLRESULT is sent: the station now expects the chain.
+        chain = take_signed_chain(self.id)
+        if chain is not None:
+            await send_certificate_signed(self.app, self.id, chain)
