@@ -27,6 +27,7 @@ from core.observability import (
     request_id_middleware,
 )
 from core.ocpp import server as ocpp_server
+from core.ocpp.certificates import StationCA
 from core.plugins import await_me_maybe, flatten, load_plugins
 from core.rbac import CORE_GRANTS, PUBLIC, Policy
 from core.rest import api, errors, routes
@@ -137,6 +138,8 @@ def create_app(
     """
     if pm is None:
         pm = load_plugins(config.enabled_plugins, extra=extra_plugins)
+    # Before load_keys, which may write generated secrets: a bad CA setting changes nothing.
+    station_ca = StationCA.from_config(config)
     keys = load_keys(config)
     auth = config["auth"]
     app = web.Application(
@@ -167,6 +170,7 @@ def create_app(
     )
     app[appkeys.CIPHER] = FieldCipher(keys.encryption)
     app[appkeys.CSRF] = CsrfSigner(keys.signing)
+    app[appkeys.STATION_CA] = station_ca
     app[appkeys.POLICY] = build_policy(pm)
     app[appkeys.ROUTES] = []
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.dispatch import Dispatcher
     from core.events import EventBus
     from core.fieldcrypt import FieldCipher
+    from core.ocpp.certificates import StationCA
     from core.rbac import Policy
     from core.rest.routes import Route
     from core.tasks import TaskRegistry
@@ -31,3 +32,5 @@ CIPHER: web.AppKey[FieldCipher] = web.AppKey("cipher")
 POLICY: web.AppKey[Policy] = web.AppKey("policy")
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
 CSRF: web.AppKey[CsrfSigner] = web.AppKey("csrf")
+# None when no CA is configured: stations asking for a certificate are then refused.
+STATION_CA: web.AppKey[StationCA | None] = web.AppKey("station_ca")

@@ -163,6 +163,16 @@ class OcppSection(Schema):
         load_default=65536, validate=validate.Range(min=1024, max=16_777_216),
         metadata={"help": "Largest OCPP frame accepted; larger ones get a CALLERROR."},
     )
+    ca_cert = fields.String(
+        load_default="",
+        metadata={"help": "PEM certificate of the CA that signs stations' certificates "
+                          "(SignCertificate), optionally followed by its issuers; needs ca_key."},
+    )
+    ca_key = fields.String(load_default="", metadata={"help": "PEM private key of ca_cert."})
+    certificate_days = fields.Integer(
+        load_default=365, validate=validate.Range(min=1, max=3650),
+        metadata={"help": "Validity (days) of the certificates signed for stations."},
+    )
 
 
 CORE_SECTIONS: dict[str, type[Schema]] = {
