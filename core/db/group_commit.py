@@ -132,7 +132,7 @@ async def _preload(session: AsyncSession, batch: list[_Entry]) -> list[Any]:
             wanted[model].add(key)
     loaded: list[Any] = []
     for model, keys in wanted.items():
-        column = inspect(model).primary_key[0]
-        result = await session.execute(select(model).where(column.in_(keys)))
-        loaded.extend(result.scalars().all())
+        column: Any = inspect(model).primary_key[0]
+        rows = (await session.execute(select(model).where(column.in_(keys)))).scalars().all()
+        loaded.extend(rows)
     return loaded

@@ -154,8 +154,8 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
         OCPP errors raised here or by the handler become the CALLERROR the caller sends; any
         other failure is our bug and is answered with ``InternalError``.
         """
-        routes = self.route_map.get(msg.action)
-        if routes is None or "_on_action" not in routes:
+        routes: dict[str, Any] = self.route_map.get(msg.action) or {}
+        if "_on_action" not in routes:
             _raise_key_error(msg.action, self._ocpp_version)
         validate = not routes.get("_skip_schema_validation", False)
         payload = msg.payload
