@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -133,6 +133,7 @@ async def _preload(session: AsyncSession, batch: list[_Entry]) -> list[Any]:
     loaded: list[Any] = []
     for model, keys in wanted.items():
         column: Any = inspect(model).primary_key[0]
-        rows = (await session.execute(select(model).where(column.in_(keys)))).scalars().all()
+        rows: Sequence[Any] = (
+            await session.execute(select(model).where(column.in_(keys)))).scalars().all()
         loaded.extend(rows)
     return loaded
