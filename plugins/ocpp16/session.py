@@ -92,13 +92,14 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         self.app = ctx.app
         self.max_message_bytes = ctx.max_message_bytes
 
-    async def _write(self, job: Callable[[Work], Awaitable[T]], transaction_id: int | None = None
-                     ) -> T:
+    async def _write(self, job: Callable[[Work], Awaitable[T]], *,
+                     station: bool = False, transaction_id: int | None = None) -> T:
         """Store what a message says; the answer goes out only after this returns (committed).
 
-        The station's row, and the transaction a message names, are loaded batch-wide.
+        The rows the job will ``get`` (the station's, the transaction a message names) are
+        loaded batch-wide.
         """
-        preload: list[tuple[type, Any]] = [(ChargingStation, self.id)]
+        preload: list[tuple[type, Any]] = [(ChargingStation, self.id)] if station else []
         if transaction_id is not None:
             preload.append((Transaction, transaction_id))
         return await self.app[appkeys.DB].write(job, preload)
@@ -129,7 +130,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                                                "model": charge_point_model}))
             return station.registration_status
 
-        status = await self._write(store)
+        status = await self._write(store, station=True)
         interval = self.app[appkeys.CONFIG]["ocpp"]["heartbeat_interval"]
         return call_result.BootNotification(current_time=iso(utcnow()), interval=interval,
                                             status=status)
@@ -141,7 +142,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         async def store(work: Work) -> None:
             (await stations.station(work, self.id)).last_seen = now
 
-        await self._write(store)
+        await self._write(store, station=True)
         return call_result.Heartbeat(current_time=iso(now))
 
     @on("StatusNotification")
@@ -252,7 +253,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                     "reason": tx.stop_reason, "flagged": tx.flagged}))
             return await stations.authorize_token(work, id_tag) if id_tag else None
 
-        decision = await self._write(store, transaction_id)
+        decision = await self._write(store, transaction_id=transaction_id)
         if decision is None:
             return call_result.StopTransaction()
         return call_result.StopTransaction(id_tag_info=id_tag_info(decision))
@@ -278,7 +279,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 "energy_wh": tx.energy_wh if tx else None,
                 "soc": tx.soc_last if tx else None}))
 
-        await self._write(store, transaction_id)
+        await self._write(store, transaction_id=transaction_id)
         return call_result.MeterValues()
 
     @on("DataTransfer")
@@ -297,7 +298,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
             work.emit(Event(f"station.{kind}_status", {"id": self.id, "status": status,
                                                        "request_id": request_id}))
 
-        await self._write(store)
+        await self._write(store, station=True)
 
     @on("DiagnosticsStatusNotification")
     async def on_diagnostics_status(self, status: str
