@@ -5,9 +5,11 @@ and delivered in publication order to local subscribers and to every plugin's ``
 hook. :class:`EventBus` is the interface; :class:`LocalEventBus` delivers in-process, and a broker
 backed bus (Redis/NATS, for scale-out) implements the same three methods.
 
-Event names used by the core: ``station.registered``, ``user.created``, ``task.finished``;
-the OCPP plugins add ``station.connected``, ``station.disconnected``, ``transaction.started``,
-``meter.sampled``, ``transaction.ended`` and more.
+Event names used by the core: ``station.registered``, ``user.created``, ``task.finished``,
+``station.protocol_deviation`` (a lenient station's message was repaired, see
+:mod:`core.ocpp.leniency`); the OCPP plugins add ``station.connected``,
+``station.disconnected``, ``transaction.started``, ``meter.sampled``, ``transaction.ended`` and
+more.
 """
 
 from __future__ import annotations

@@ -4,13 +4,22 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from core import appkeys
 from core.db import Database, DatabaseError, migrate, validate_url
-from core.db.models import Base, ChargingStation, Connector, Evse, Location, User
+from core.db.models import (
+    Base,
+    ChargingStation,
+    Connector,
+    Evse,
+    Location,
+    ProtocolDeviation,
+    User,
+)
 from core.events import Event
 from core.plugins import hookimpl
 from core.testing import reset_postgres
@@ -31,11 +40,37 @@ def _diff(connection):
 
 
 async def test_migrations_produce_exactly_the_models(db):
-    assert await migrate.pending(db) == ["0001"]
+    assert await migrate.pending(db) == ["0002"]
     await migrate.upgrade(db)
     assert await migrate.pending(db) == []
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
+
+
+async def test_0002_upgrades_a_0001_database_in_use_and_downgrades(db):
+    cfg = migrate.alembic_config()
+
+    def run(connection, step, target):
+        cfg.attributes["connection"] = connection
+        step(cfg, target)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run, command.upgrade, "0001")
+    async with db.transaction() as work:
+        work.session.add(ChargingStation(id="CP1", lenient=True))
+    await migrate.upgrade(db)
+    async with db.transaction() as work:
+        work.session.add(ProtocolDeviation(station_id="CP1", action="MeterValues", unique_id="1",
+                                           error="e", fixes=["a", "b"]))
+    async with db.session() as session:
+        row = (await session.execute(select(ProtocolDeviation))).scalar_one()
+        assert row.fixes == ["a", "b"] and row.received_at.tzinfo == dt.UTC
+        assert (await session.get(ChargingStation, "CP1")).lenient is True
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run, command.downgrade, "0001")
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    assert "protocol_deviation" not in tables and "charging_station" in tables
+    assert await migrate.pending(db) == ["0002"]
 
 
 async def test_utc_datetimes_and_exact_money_round_trip(db):
@@ -166,5 +201,5 @@ async def test_plugins_contribute_their_own_migrations(openv2x_server, openv2x_d
         heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))
                      ).scalars())
     assert "testplugin_note" in tables and "location" in tables
-    assert heads == {"0001", "tp0001"}
+    assert heads == {"0002", "tp0001"}
     assert await migrate.pending(db, [str(versions)]) == []

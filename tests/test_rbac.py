@@ -10,7 +10,7 @@ import pytest
 from helpers import add_station_with_connector
 
 from core import appkeys
-from core.db.models import IdToken, Location, Task, Transaction
+from core.db.models import IdToken, Location, ProtocolDeviation, Task, Transaction
 from core.db.types import utcnow
 from core.rbac import AUTHENTICATED, PUBLIC, ROLES
 
@@ -18,17 +18,18 @@ R, W, D = "read", "write", "delete"
 EXPECTED = {
     "platform_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
                          "idtag": {R, W, D}, "user": {R, W, D}, "task": {R, D},
-                         "transaction": {R, D}},
+                         "transaction": {R, D}, "protocoldeviation": {R}},
     "cpo_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
-                    "idtag": {R}, "task": {R, D}, "transaction": {R, D}},
+                    "idtag": {R}, "task": {R, D}, "transaction": {R, D},
+                    "protocoldeviation": {R}},
     "billing_manager": {"location": {R}, "chargepoint": {R}, "connector": {R, W},
                         "transaction": {R}},
     "emsp_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W, D},
                      "user": {R}, "transaction": {R}},
     "support_l1": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R},
-                   "task": {R}, "user": {R}, "transaction": {R}},
+                   "task": {R}, "user": {R}, "transaction": {R}, "protocoldeviation": {R}},
     "support_l2": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W},
-                   "task": {R, D}, "user": {R}, "transaction": {R}},
+                   "task": {R, D}, "user": {R}, "transaction": {R}, "protocoldeviation": {R}},
     "vendor": {"chargepoint": {R}, "connector": {R}, "task": {R}},
     "cdr_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "user": {R},
                     "transaction": {R}},
@@ -49,6 +50,8 @@ async def seed(server):
         work.session.add(Task(id="task-1", station_id="CP1", action="Reset", payload={}))
         work.session.add(Transaction(id=77, station_id="CP1", connector_number=1,
                                      started_at=utcnow()))
+        work.session.add(ProtocolDeviation(id=5, station_id="CP1", action="Heartbeat",
+                                           unique_id="h-1", error="e", fixes=["f"]))
     await server.add_user("support_l1", username="victim")
 
 
@@ -82,6 +85,8 @@ def cases():
         ("transaction", R, "GET", "/api/transaction/77/", None),
         ("transaction", R, "GET", "/api/sampledvalue/77/", None),
         ("transaction", D, "DELETE", "/api/transaction/77/", None),
+        ("protocoldeviation", R, "GET", "/api/protocoldeviation/", None),
+        ("protocoldeviation", R, "GET", "/api/protocoldeviation/5/", None),
     ]
 
 

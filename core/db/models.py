@@ -386,6 +386,27 @@ class SecurityEvent(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class ProtocolDeviation(Base):
+    """A message a lenient station sent against the schema, and how it was repaired to be used.
+
+    Kept so that accepting a non-compliant charger stays visible: which messages, how often, and
+    the evidence to send its vendor.
+    """
+
+    __tablename__ = "protocol_deviation"
+    __table_args__ = (Index("ix_protocol_deviation_station_time", "station_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE")
+    )
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))
+    unique_id: Mapped[str] = mapped_column(String(36))
+    error: Mapped[str] = mapped_column(Text)
+    fixes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 class Task(Base):
     """An asynchronous command sent to a station and its outcome."""
 

@@ -42,9 +42,15 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import Call, CallError, CallResult, MessageType, validate_payload
 from ocpp.routing import create_route_map
+from sqlalchemy import select
 
+from core import appkeys
+from core.db import Work
+from core.db.models import ChargingStation
 from core.dispatch import CommandRejected, CommandTimeout, InvalidCommand
-from core.ocpp.validation import check
+from core.ocpp.leniency import record_deviation, repair
+from core.ocpp.protocol import StationContext
+from core.ocpp.validation import check, schema
 
 log = logging.getLogger(__name__)
 # Validating on the event loop costs less than the package's default hop to a thread pool
@@ -84,11 +90,13 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
     _ocpp_version: str
     max_message_bytes = 65536
 
-    def __init__(self, station_id: str, connection: Any, response_timeout: float = 30) -> None:
+    def __init__(self, ctx: StationContext, response_timeout: float = 30) -> None:
         # The package's __init__ is skipped on purpose: it builds a route map of bound methods
         # and an idle lock and queue for every connection.
-        self.id = station_id
-        self._connection = connection
+        self.id = ctx.station_id
+        self.app = ctx.app
+        self.max_message_bytes = ctx.max_message_bytes
+        self._connection = ctx.sender
         self._response_timeout = response_timeout
         self._lazy_lock: asyncio.Lock | None = None
         self._lazy_queue: asyncio.Queue[Any] | None = None
@@ -191,11 +199,46 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
     async def checked_payload(self, msg: Call) -> dict[str, Any]:
         """The payload to handle, or the OCPP error for an invalid one.
 
-        Version sessions may override this to accept known deviations of a station.
+        A station switched to ``lenient`` has known deviations repaired
+        (:mod:`core.ocpp.leniency`): the repaired payload is handled if it validates, and the
+        deviation is committed to the audit log before the message is handled.
         """
-        check(self._ocpp_version, msg.action, "request", msg.payload)
         payload: dict[str, Any] = msg.payload
+        try:
+            check(self._ocpp_version, msg.action, "request", payload)
+        except OCPPError as error:
+            repaired = await self._lenient_repair(msg, error)
+            if repaired is None:
+                raise
+            return repaired
         return payload
+
+    async def _lenient_repair(self, msg: Call, error: OCPPError) -> dict[str, Any] | None:
+        request_schema = schema(self._ocpp_version, msg.action, "request")
+        if request_schema is None:
+            return None
+        repaired, fixes = repair(msg.payload, request_schema)
+        if not fixes:
+            return None
+        try:
+            check(self._ocpp_version, msg.action, "request", repaired)
+        except OCPPError:
+            return None
+        db = self.app[appkeys.DB]
+        async with db.session() as session:
+            lenient = await session.scalar(
+                select(ChargingStation.lenient).where(ChargingStation.id == self.id))
+        if not lenient:
+            return None
+        cause = error.details.get("cause", error.description) if isinstance(
+            error.details, dict) else error.description
+
+        async def audit(work: Work) -> None:
+            await record_deviation(work, self.id, msg.action, msg.unique_id, str(cause), fixes)
+
+        await db.write(audit)
+        log.info("%s: %s accepted with repairs: %s", self.id, msg.action, "; ".join(fixes))
+        return repaired
 
     async def call_action(
         self, action: str, payload: dict[str, Any], timeout: float

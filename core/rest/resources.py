@@ -1,4 +1,4 @@
-"""The core's REST resources: location, chargepoint, connector, idtag, user and task."""
+"""The core's REST resources: sites, stations, tokens, users, tasks and what stations report."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from core.db.models import (
     IdToken,
     Location,
     MeterValue,
+    ProtocolDeviation,
     Reservation,
     StatusNotification,
     Task,
@@ -257,6 +258,21 @@ class StatusNotificationResource(ScopedListResource):
     ordering = "timestamp"
 
 
+class ProtocolDeviationResource(ModelResource):
+    """The audit log of messages lenient stations sent against the schema; read-only.
+
+    Its own permission, not ``chargepoint:read``: the validation errors quote payload values
+    (id tags among them), which drivers and vendors must not read.
+    """
+
+    name = "protocoldeviation"
+    model = ProtocolDeviation
+    schema = schemas.ProtocolDeviationSchema
+    operations = ("list", "retrieve")
+    filters = ("station_id", "action", "received_at")
+    ordering = "received_at"
+
+
 RESOURCES: tuple[type[ModelResource], ...] = (
     LocationResource,
     ChargePointResource,
@@ -269,4 +285,5 @@ RESOURCES: tuple[type[ModelResource], ...] = (
     ChargingProfileResource,
     SampledValueResource,
     StatusNotificationResource,
+    ProtocolDeviationResource,
 )

@@ -95,7 +95,10 @@ class ChargePointSchema(Schema):
     )
     has_password = fields.Method("_has_password", dump_only=True)
     description = fields.String(allow_none=True)
-    lenient = fields.Boolean(load_default=False)
+    # No load default: a PUT that does not mention it must not switch a station back to strict.
+    lenient = fields.Boolean(metadata={
+        "description": "Accept known schema deviations of this station, repaired and logged at "
+                       "/api/protocoldeviation/, instead of answering them with a CALLERROR."})
     registration_status = fields.String(validate=one_of(REGISTRATION_STATUSES))
     vendor = fields.String(dump_only=True)
     model = fields.String(dump_only=True)
@@ -275,6 +278,18 @@ class StatusNotificationSchema(Schema):
     vendor_error_code = fields.String(dump_only=True)
     timestamp = fields.AwareDateTime(dump_only=True)
     received_at = fields.AwareDateTime(dump_only=True)
+
+
+class ProtocolDeviationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    received_at = fields.AwareDateTime(dump_only=True)
+    action = fields.String(dump_only=True)
+    unique_id = fields.String(dump_only=True, metadata={"description": "OCPP message id."})
+    error = fields.String(dump_only=True, metadata={
+        "description": "Why the message as sent failed schema validation."})
+    fixes = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "The repairs that made it valid, one line each."})
 
 
 class ReservationSchema(Schema):
