@@ -88,9 +88,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     protocol = SUBPROTOCOL
 
     def __init__(self, ctx: StationContext) -> None:
-        super().__init__(ctx.station_id, ctx.sender, response_timeout=3600)
-        self.app = ctx.app
-        self.max_message_bytes = ctx.max_message_bytes
+        super().__init__(ctx, response_timeout=3600)
 
     async def _write(self, job: Callable[[Work], Awaitable[T]], *,
                      station: bool = False, transaction_id: int | None = None) -> T:
