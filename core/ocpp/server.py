@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import update
 
 from core import appkeys
+from core.db import Work
 from core.db.models import ChargingStation
 from core.db.types import utcnow
 from core.events import Event
@@ -122,16 +123,20 @@ def _check_certificate(request: web.Request, station_id: str) -> bool:
 
 
 async def _admit(request: web.Request, station_id: str, protocol: OcppProtocol) -> None:
-    """Refuse (404/401/403) or accept the station; registers unknown ones when policy allows."""
+    """Refuse (404/401/403) or accept the station; registers unknown ones when policy allows.
+
+    The lookup rides the group commit, so a reconnect storm of thousands of stations costs a
+    few commits rather than one transaction each.
+    """
     app = request.app
     by_certificate = _check_certificate(request, station_id)
     policy = app[appkeys.CONFIG]["ocpp"]["unknown_stations"]
-    server = app[OCPP_SERVER]
-    async with app[appkeys.DB].transaction() as work:
+
+    async def admit(work: Work) -> tuple[bool, str | None]:
         station = await work.session.get(ChargingStation, station_id)
         if station is None:
             if policy == "reject":
-                raise web.HTTPNotFound(text=f"unknown station {station_id!r}")
+                return False, None
             station = ChargingStation(
                 id=station_id,
                 ocpp_version=protocol.version,
@@ -139,12 +144,18 @@ async def _admit(request: web.Request, station_id: str, protocol: OcppProtocol) 
             )
             work.session.add(station)
             work.emit(Event("station.registered", {"id": station_id, "policy": policy}))
-        if station.password_hash is not None and not by_certificate:
-            password = _basic_password(request, station_id)
-            if password is None or not server.password_ok(station_id, station.password_hash,
-                                                           password):
-                log.warning("station %s: wrong or missing Basic-auth credentials", station_id)
-                raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="OpenV2X"'})
+        return True, station.password_hash
+
+    known, password_hash = await app[appkeys.DB].write(
+        admit, preload=[(ChargingStation, station_id)])
+    if not known:
+        raise web.HTTPNotFound(text=f"unknown station {station_id!r}")
+    if password_hash is not None and not by_certificate:
+        password = _basic_password(request, station_id)
+        if password is None or not app[OCPP_SERVER].password_ok(station_id, password_hash,
+                                                                 password):
+            log.warning("station %s: wrong or missing Basic-auth credentials", station_id)
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="OpenV2X"'})
 
 
 async def _set_connected(app: web.Application, station_id: str, connected: bool,
@@ -152,12 +163,15 @@ async def _set_connected(app: web.Application, station_id: str, connected: bool,
     values: dict[str, Any] = {"connected": connected, "last_seen": utcnow()}
     if connected:
         values["ocpp_version"] = version
-    async with app[appkeys.DB].transaction() as work:
+
+    async def record(work: Work) -> None:
         await work.session.execute(
             update(ChargingStation).where(ChargingStation.id == station_id).values(**values)
         )
         name = "station.connected" if connected else "station.disconnected"
         work.emit(Event(name, {"id": station_id, "ocpp_version": version}))
+
+    await app[appkeys.DB].write(record)
 
 
 async def ocpp_endpoint(request: web.Request) -> web.StreamResponse:
