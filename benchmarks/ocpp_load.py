@@ -8,9 +8,14 @@ costs little): N stations connect and boot, start a transaction, then send Meter
   answered, for D seconds -> answers/s and latency percentiles;
 - paced: the total rate is fixed at half the baseline's saturation rate -> p99 latency.
 
-Also printed: server RSS per idle connection and messages lost (sent but never answered).
+- idle fleet: N more stations connect and boot (a connection storm, 200 at a time) and stay
+  idle -> how long the storm took and the server's RSS per connection, marginal (growth from
+  the first 500 to N, divided by the stations added) and total (RSS at N / N).
 
-    python benchmarks/ocpp_load.py [--stations 200] [--duration 10]
+Also printed: server CPU per answered message at saturation and messages lost (sent but never
+answered).
+
+    python benchmarks/ocpp_load.py [--stations 100] [--duration 8] [--idle 10000]
 """
 
 from __future__ import annotations
@@ -135,22 +140,76 @@ async def generator(url: str, stations: int, duration: float, rate: float,
             "p99": q[98] * 1e3}
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_generator(url: str, stations: int, duration: float, rate: float,
-                  server_pid: int | None = None) -> dict:
-    """Start the generator process; measure the server's RSS once all stations are idle."""
+                  server_pid: int) -> dict:
+    """Start the generator process; measure the server's CPU while it drives the load."""
     cmd = [sys.executable, __file__, "--generator", url, str(stations), str(duration),
            str(rate), "wait"]
-    before = rss_kib(server_pid) if server_pid else 0
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
     if proc.stdout.readline().strip() != "ready":
         raise RuntimeError("load generator failed before connecting")
-    time.sleep(0.5)
-    after = rss_kib(server_pid) if server_pid else 0
+    cpu_before = cpu_seconds(server_pid)
     out, _ = proc.communicate("go\n", timeout=duration + 300)
     result = json.loads(out.strip().splitlines()[-1])
-    result["rss_per_conn_kib"] = (after - before) / stations if server_pid else 0.0
+    cpu = cpu_seconds(server_pid) - cpu_before
+    result["cpu_us_per_msg"] = cpu / result["answered"] * 1e6 if result["answered"] else 0.0
     return result
+
+
+async def idle_fleet(url: str, total: int, report: int) -> None:
+    """Connect ``total`` stations 200 at a time; print a line at ``report`` and at ``total``."""
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+
+    async def join(i: int) -> None:
+        ws = await http.ws_connect(f"{url}/IDLE{i:05d}", protocols=("ocpp1.6",),
+                                   heartbeat=None, timeout=aiohttp.ClientWSTimeout(ws_close=5))
+        station = Station(ws)
+        await station.call("BootNotification", {"chargePointVendor": "Idle",
+                                                "chargePointModel": "Gen"})
+        await station.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                                  "status": "Available"})
+        sockets.append(ws)
+
+    began = time.perf_counter()
+    for target in (report, total):
+        while len(sockets) < target:
+            start = len(sockets)
+            await asyncio.gather(*(join(i) for i in range(start, min(target, start + 200))))
+        print(json.dumps({"connected": len(sockets),
+                          "seconds": time.perf_counter() - began}), flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+    for ws in sockets:
+        await ws.close()
+    await http.close()
+
+
+def run_idle(url: str, total: int, server_pid: int) -> dict:
+    """Marginal and total server RSS per idle connection, and the storm's duration."""
+    first = min(500, total // 2)
+    cmd = [sys.executable, __file__, "--idle", url, str(total), str(first)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    readings = []
+    for _ in range(2):
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("idle fleet failed while connecting")
+        state = json.loads(line)
+        time.sleep(1.0)
+        readings.append((state["connected"], rss_kib(server_pid), state["seconds"]))
+        proc.stdin.write("next\n")
+        proc.stdin.flush()
+    proc.wait(timeout=120)
+    (n0, rss0, _), (n1, rss1, seconds) = readings
+    return {"idle": n1, "storm_s": seconds, "marginal_kib": (rss1 - rss0) / (n1 - n0),
+            "total_kib": rss1 / n1}
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -192,8 +251,10 @@ def start_baseline(port: int) -> subprocess.Popen:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stations", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--stations", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--idle", type=int, default=10000,
+                        help="stations of the idle fleet (0 skips that phase)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,27 +269,37 @@ def main() -> None:
                 sat = run_generator(url, args.stations, args.duration, 0.0, proc.pid)
                 if workdir is None:
                     baseline_rate = sat["rate"]
-                paced = run_generator(url, args.stations, args.duration, baseline_rate / 2)
+                paced = run_generator(url, args.stations, args.duration, baseline_rate / 2,
+                                      proc.pid)
+                idle = run_idle(url, args.idle, proc.pid) if args.idle else None
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
-            rows.append((name, sat, paced))
+            rows.append((name, sat, paced, idle))
     print(f"\n{args.stations} stations, {args.duration:g} s per measurement, "
           f"paced rate = half the baseline's saturation ({baseline_rate / 2:.0f}/s)")
-    print("| target | connected | saturation msg/s | p50 / p95 / p99 ms at saturation "
-          "| p99 ms paced | RSS/conn KiB | lost |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, sat, paced in rows:
+    print("| target | saturation msg/s | p50 / p95 / p99 ms at saturation | p99 ms paced "
+          "| server CPU µs/msg | lost |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, sat, paced, _ in rows:
         lost = sat["sent"] - sat["answered"] + paced["sent"] - paced["answered"]
-        print(f"| {name} | {sat['connected']} | {sat['rate']:.0f} | "
+        print(f"| {name} | {sat['rate']:.0f} | "
               f"{sat['p50']:.1f} / {sat['p95']:.1f} / {sat['p99']:.1f} | {paced['p99']:.1f} | "
-              f"{sat['rss_per_conn_kib']:.1f} | {lost} |")
+              f"{sat['cpu_us_per_msg']:.0f} | {lost} |")
+    if args.idle:
+        print("\n| target | idle stations | storm s | RSS KiB/conn marginal | RSS KiB/conn total |")
+        print("|---|---:|---:|---:|---:|")
+        for name, _, _, idle in rows:
+            print(f"| {name} | {idle['idle']} | {idle['storm_s']:.1f} | "
+                  f"{idle['marginal_kib']:.1f} | {idle['total_kib']:.1f} |")
     ratio = rows[1][1]["rate"] / rows[0][1]["rate"] if rows[0][1]["rate"] else 0
     print(f"\nOpenV2X saturation / baseline saturation = {ratio:.2f}x")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--generator":
+    if len(sys.argv) > 1 and sys.argv[1] == "--idle":
+        asyncio.run(idle_fleet(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--generator":
         url, n, duration, rate, ready = sys.argv[2:7]
         stats = asyncio.run(generator(url, int(n), float(duration), float(rate),
                                       ready == "wait"))

@@ -18,36 +18,24 @@ from core.events import Event
 from core.ocpp.certificates import CertificateRequestRejected
 
 log = logging.getLogger(__name__)
-ACCEPTED, REJECTED = "Accepted", "Rejected"
-
-# The after-hook only gets the request's payload back, so the chain signed while answering
-# waits here. One per station: a station only holds the key of its latest CSR, so a newer
-# chain replaces an undelivered older one, and nothing piles up if a CALLRESULT never went out.
-_unsent: dict[str, str] = {}
 
 
-def answer_sign_certificate(app: web.Application, station_id: str, csr: str) -> str:
-    """Sign ``csr`` for ``station_id``; the SignCertificate status to answer with."""
+def sign_for_station(app: web.Application, station_id: str, csr: str) -> str | None:
+    """The chain signed for ``station_id`` from ``csr``; ``None`` means answer ``Rejected``."""
     ca = app[appkeys.STATION_CA]
     if ca is None:
         log.warning("%s: SignCertificate rejected: no certificate authority is configured "
                     "([ocpp] ca_cert, ca_key)", station_id)
-        return REJECTED
+        return None
     try:
         chain = ca.sign(station_id, csr)
     except CertificateRequestRejected as exc:
         log.warning("%s: SignCertificate rejected: %s", station_id, exc)
-        return REJECTED
+        return None
     leaf = _leaf(chain)
     log.info("%s: certificate issued, serial %x, valid until %s", station_id,
              leaf.serial_number, leaf.not_valid_after_utc.isoformat())
-    _unsent[station_id] = chain
-    return ACCEPTED
-
-
-def take_signed_chain(station_id: str) -> str | None:
-    """The chain signed for ``station_id`` and not yet sent, which the caller now sends."""
-    return _unsent.pop(station_id, None)
+    return chain
 
 
 async def send_certificate_signed(app: web.Application, station_id: str, chain_pem: str) -> None:

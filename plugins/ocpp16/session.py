@@ -24,9 +24,8 @@ from core.events import Event
 from core.ocpp.guard import GuardedChargePoint
 from core.ocpp.protocol import StationContext
 from plugins.ocpp16.certificates import (
-    answer_sign_certificate,
     send_certificate_signed,
-    take_signed_chain,
+    sign_for_station,
 )
 from plugins.ocpp16.effects import EFFECTS
 
@@ -89,6 +88,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
 
     def __init__(self, ctx: StationContext) -> None:
         super().__init__(ctx, response_timeout=3600)
+        self.unsent_chain: str | None = None
 
     async def _write(self, job: Callable[[Work], Awaitable[T]], *,
                      station: bool = False, transaction_id: int | None = None) -> T:
@@ -339,11 +339,15 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
 
     @on("SignCertificate")
     async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
-        return call_result.SignCertificate(status=answer_sign_certificate(self.app, self.id, csr))
+        # Kept until the answer is out; a newer CSR replaces an undelivered chain, since the
+        # station only holds the key of its latest request.
+        self.unsent_chain = sign_for_station(self.app, self.id, csr)
+        status = "Rejected" if self.unsent_chain is None else "Accepted"
+        return call_result.SignCertificate(status=status)
 
     @after("SignCertificate")
     async def after_sign_certificate(self, csr: str) -> None:
-        # The package runs this once the CALLRESULT is sent: the station now expects the chain.
-        chain = take_signed_chain(self.id)
+        # Runs once the CALLRESULT is sent: the station now expects the chain.
+        chain, self.unsent_chain = self.unsent_chain, None
         if chain is not None:
             await send_certificate_signed(self.app, self.id, chain)
