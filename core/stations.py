@@ -235,6 +235,71 @@ async def active_transaction(
     ).scalars().first()
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def close_unconfirmed(work: Work, tx: Transaction, *, at: dt.datetime, closed_by: str,
+                      reason: str) -> None:
+    """Close a session its station has not stopped (a ghost, or an operator's force-stop).
+
+    It is flagged for review, and the stop reason is ``Other``. If the station's own stop
+    arrives later, :func:`finish_transaction` applies it: the station knows the real meter.
+    """
+    tx.status, tx.stopped_at, tx.closed_by = "Completed", max(at, tx.started_at), closed_by
+    tx.stop_reason, tx.flagged = "Other", True
+    tx.flag_reason = _joined(tx.flag_reason, reason)
+    work.emit(Event("transaction.ended", {
+        "id": tx.id, "station_id": tx.station_id, "energy_wh": tx.energy_wh,
+        "stopped_at": _iso(tx.stopped_at), "reason": tx.stop_reason, "flagged": True,
+        "closed_by": closed_by}))
+
+
+def takes_stop(tx: Transaction) -> bool:
+    """Whether a station's stop still changes ``tx``: not if its station already stopped it.
+
+    A session the CSMS or an operator closed takes the station's figures when they come.
+    """
+    return tx.status == "Active" or tx.closed_by in ("csms", "operator")
+
+
+def finish_transaction(work: Work, tx: Transaction, *, at: dt.datetime, meter_stop_wh: int,
+                       reason: str) -> None:
+    """Apply the station's stop (check :func:`takes_stop` first).
+
+    A session closed without its station stays flagged and is announced again with
+    ``corrected`` so billing can re-rate it.
+    """
+    corrected = tx.status != "Active"
+    tx.status, tx.stopped_at, tx.meter_stop_wh = "Completed", at, meter_stop_wh
+    tx.stop_reason, tx.closed_by = reason, "station"
+    if tx.meter_start_wh is not None:
+        tx.energy_wh = max(0, meter_stop_wh - tx.meter_start_wh)
+    if corrected:
+        tx.flag_reason = _joined(tx.flag_reason, "the station's own stop arrived later and "
+                                                 "was applied")
+    work.emit(Event("transaction.ended", {
+        "id": tx.id, "station_id": tx.station_id, "meter_stop_wh": meter_stop_wh,
+        "energy_wh": tx.energy_wh, "stopped_at": _iso(at), "reason": reason,
+        "flagged": tx.flagged, "closed_by": "station", "corrected": corrected}))
+
+
+def _joined(existing: str | None, addition: str) -> str:
+    return addition if not existing else f"{existing}; {addition}"[:255]
+
+
+async def close_ghosts_on_status(work: Work, station_id: str, connector_number: int,
+                                 status: str, at: dt.datetime) -> None:
+    """A connector reported free while a session is open on it: the station forgot the stop."""
+    if status != "Available" or connector_number < 1:
+        return
+    tx = await active_transaction(work, station_id, connector_number)
+    if tx is not None and tx.started_at < at:
+        close_unconfirmed(work, tx, at=at, closed_by="csms",
+                          reason="closed by the CSMS: the connector reported Available "
+                                 "without a StopTransaction")
+
+
 async def link_reservation(work: Work, station_id: str, reservation_id: int | None,
                            id_token: str) -> int | None:
     """Mark the reservation used by this session; returns its id when it matched."""

@@ -226,6 +226,82 @@ async def test_new_transaction_on_a_busy_connector_closes_the_ghost(openv2x_serv
     await disconnect(station)
 
 
+async def test_available_connector_closes_the_ghost_and_a_late_stop_corrects_it(
+        openv2x_server, openv2x_db_url):
+    server = await openv2x_server()
+    await register(server)
+    async with server.app[appkeys.DB].transaction() as work:
+        work.session.add(IdToken(id_token="A"))
+    events = []
+    server.app[appkeys.EVENTS].subscribe(lambda e: _append(events, e))
+    station = await connect(server, "CP1")
+    started = await station.call(call.StartTransaction(
+        connector_id=1, id_tag="A", meter_start=1000, timestamp="2026-11-24T10:00:00Z"))
+    # The station rebooted, lost the session, and reports the connector free.
+    await station.call(call.StatusNotification(connector_id=1, error_code="NoError",
+                                               status="Available",
+                                               timestamp="2026-11-24T11:00:00Z"))
+    [tx] = await rows(server, Transaction)
+    assert (tx.status, tx.closed_by, tx.stop_reason, tx.flagged) == (
+        "Completed", "csms", "Other", True)
+    assert "Available" in tx.flag_reason and tx.stopped_at.hour == 11
+    # ...then its queued StopTransaction arrives: the station's figures win, still flagged.
+    await station.call(call.StopTransaction(meter_stop=4000, timestamp="2026-11-24T10:45:00Z",
+                                            transaction_id=started.transaction_id,
+                                            reason="Reboot"))
+    [tx] = await rows(server, Transaction)
+    assert (tx.closed_by, tx.energy_wh, tx.stop_reason, tx.stopped_at.minute) == (
+        "station", 3000, "Reboot", 45)
+    assert tx.flagged and "applied" in tx.flag_reason
+    # A retry of that stop changes nothing more.
+    await station.call(call.StopTransaction(meter_stop=9999, timestamp="2026-11-24T12:00:00Z",
+                                            transaction_id=started.transaction_id))
+    [tx] = await rows(server, Transaction)
+    assert tx.energy_wh == 3000
+    await server.app[appkeys.EVENTS].drain()
+    ended = [e.data for e in events if e.name == "transaction.ended"]
+    assert [(e["closed_by"], e.get("corrected")) for e in ended] == [
+        ("csms", None), ("station", True)]
+    await disconnect(station)
+
+
+async def _append(events, event):
+    events.append(event)
+
+
+async def test_operator_force_stop(openv2x_server, openv2x_db_url):
+    server = await openv2x_server()
+    await register(server)
+    async with server.app[appkeys.DB].transaction() as work:
+        work.session.add(IdToken(id_token="A"))
+    station = await connect(server, "CP1")
+    started = await station.call(call.StartTransaction(
+        connector_id=1, id_tag="A", meter_start=0, timestamp="2026-11-24T10:00:00Z"))
+    url = server.url(f"/api/transaction/{started.transaction_id}/stop/")
+    manager = await server.auth_headers("cpo_manager")
+    for body in ({}, {"reason": ""}, {"reason": "x" * 201}, {"reason": "ok", "extra": 1}):
+        async with server.http.post(url, json=body, headers=manager) as resp:
+            assert resp.status == 400, body
+    async with server.http.post(url, json={"reason": "dead"},
+                                headers=await server.auth_headers("support_l1")) as resp:
+        assert resp.status == 403
+    [tx] = await rows(server, Transaction)
+    assert tx.status == "Active"
+    async with server.http.post(url, json={"reason": "station unreachable since Monday"},
+                                headers=manager) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert (body["status"], body["closed_by"], body["flagged"]) == (
+        "Completed", "operator", True)
+    assert "station unreachable since Monday" in body["flag_reason"]
+    async with server.http.post(url, json={"reason": "again"}, headers=manager) as resp:
+        assert resp.status == 409
+    async with server.http.post(server.url("/api/transaction/999/stop/"),
+                                json={"reason": "x"}, headers=manager) as resp:
+        assert resp.status == 404
+    await disconnect(station)
+
+
 class VendorPlugin:
     @hookimpl
     async def openv2x_data_transfer(self, app, station_id, vendor_id, message_id, data):

@@ -275,6 +275,8 @@ class Transaction(Base):
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(String(255))
+    # station (it sent the stop), csms (closed as a ghost) or operator (force-stopped)
+    closed_by: Mapped[str | None] = mapped_column(String(16))
     last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

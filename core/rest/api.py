@@ -6,10 +6,11 @@ from core.rest.auth_views import auth_routes
 from core.rest.openapi import openapi_routes
 from core.rest.resources import RESOURCES
 from core.rest.routes import Route
+from core.rest.transaction_views import transaction_routes
 
 
 def core_routes() -> list[Route]:
-    routes = [*auth_routes(), *openapi_routes()]
+    routes = [*auth_routes(), *openapi_routes(), *transaction_routes()]
     for resource in RESOURCES:
         routes.extend(resource().routes())
     return routes

@@ -247,6 +247,9 @@ class TransactionSchema(Schema):
     remote_start_id = fields.Integer(dump_only=True)
     flagged = fields.Boolean(dump_only=True)
     flag_reason = fields.String(dump_only=True)
+    closed_by = fields.String(dump_only=True, metadata={
+        "description": "station (it sent the stop), csms (closed as a ghost) or operator "
+                       "(force-stopped)"})
     last_updated = fields.AwareDateTime(dump_only=True)
 
 

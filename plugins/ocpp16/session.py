@@ -159,6 +159,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 vendor_id=fields.get("vendor_id"),
                 vendor_error_code=fields.get("vendor_error_code"),
             )
+            await stations.close_ghosts_on_status(work, self.id, connector_id, status, timestamp)
 
         await self._write(store)
         return call_result.StatusNotification()
@@ -190,12 +191,10 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 return current.id, await stations.authorize_token(work, id_tag)
             decision = await stations.authorize_token(work, id_tag, starting=True)
             if current is not None:
-                current.status, current.flagged = "Completed", True
-                current.stopped_at = started
-                current.flag_reason = "closed by the CSMS: a new transaction started on its " \
-                                      "connector without a StopTransaction"
-                work.emit(Event("transaction.ended", {"id": current.id, "station_id": self.id,
-                                                      "flagged": True}))
+                stations.close_unconfirmed(
+                    work, current, at=started, closed_by="csms",
+                    reason="closed by the CSMS: a new transaction started on its connector "
+                           "without a StopTransaction")
             await stations.ensure_connector(work, self.id, connector_id, connector_id)
             tx = Transaction(
                 station_id=self.id, evse_number=connector_id, connector_number=connector_id,
@@ -236,19 +235,13 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                 work.session.add(tx)
                 await work.session.flush()
                 tx.transaction_uid = f"unknown-{transaction_id}-{tx.id}"
-            if tx.status == "Active":
-                # A retried StopTransaction finds the session closed and changes nothing.
+            # A retried StopTransaction finds the session stopped and changes nothing.
+            if stations.takes_stop(tx):
                 await stations.record_samples(work, self.id, samples, transaction=tx,
                                               evse_number=tx.evse_number,
                                               connector_number=tx.connector_number)
-                tx.status, tx.stopped_at, tx.meter_stop_wh = "Completed", stopped, meter_stop
-                tx.stop_reason = fields.get("reason", "Local")
-                if tx.meter_start_wh is not None:
-                    tx.energy_wh = max(0, meter_stop - tx.meter_start_wh)
-                work.emit(Event("transaction.ended", {
-                    "id": tx.id, "station_id": self.id, "meter_stop_wh": meter_stop,
-                    "energy_wh": tx.energy_wh, "stopped_at": iso(stopped),
-                    "reason": tx.stop_reason, "flagged": tx.flagged}))
+                stations.finish_transaction(work, tx, at=stopped, meter_stop_wh=meter_stop,
+                                            reason=fields.get("reason", "Local"))
             return await stations.authorize_token(work, id_tag) if id_tag else None
 
         decision = await self._write(store, transaction_id=transaction_id)
