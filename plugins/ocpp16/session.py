@@ -7,12 +7,11 @@ stored. Parsing and checks that can refuse a message run before the work is queu
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ocpp.exceptions import FormatViolationError, PropertyConstraintViolationError
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 
@@ -23,6 +22,7 @@ from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.guard import GuardedChargePoint
 from core.ocpp.protocol import StationContext
+from core.ocpp.times import iso, parse_time
 from plugins.ocpp16.certificates import (
     send_certificate_signed,
     sign_for_station,
@@ -32,22 +32,6 @@ from plugins.ocpp16.effects import EFFECTS
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
 T = TypeVar("T")
-
-
-def parse_time(value: str | None) -> dt.datetime:
-    """An OCPP timestamp as aware UTC; stations that omit the zone are taken to mean UTC."""
-    if value is None:
-        return utcnow()
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise FormatViolationError(details={"cause": f"{value!r} is not an ISO 8601 time"}
-                                   ) from None
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def id_tag_info(decision: stations.TokenDecision) -> dict[str, Any]:
