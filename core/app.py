@@ -28,7 +28,7 @@ from core.observability import (
 )
 from core.ocpp import server as ocpp_server
 from core.ocpp.certificates import StationCA
-from core.plugins import await_me_maybe, flatten, load_plugins
+from core.plugins import await_me_maybe, flatten, installed_migration_dirs, load_plugins
 from core.rbac import CORE_GRANTS, PUBLIC, Policy
 from core.rest import api, errors, routes
 from core.secrets import load_keys
@@ -41,7 +41,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def plugin_migration_dirs(pm: pluggy.PluginManager) -> list[str]:
-    return [d for d in pm.hook.openv2x_migrations() if d]
+    """Every installed plugin's ``migrations`` folder plus those the enabled plugins name."""
+    dirs = installed_migration_dirs()
+    dirs += [d for d in pm.hook.openv2x_migrations() if d and d not in dirs]
+    return dirs
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

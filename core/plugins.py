@@ -8,10 +8,12 @@ import, so a disabled plugin's code never runs.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import inspect
 import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pluggy
@@ -48,6 +50,25 @@ def discover() -> dict[str, importlib.metadata.EntryPoint]:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)
     return found
+
+
+def installed_migration_dirs() -> list[str]:
+    """Each installed plugin's ``migrations`` folder, enabled or not, without importing it.
+
+    A disabled plugin's revisions stay known, so a database it once migrated is still readable
+    by the migration machinery (and its tables are kept current for when it is enabled again).
+    """
+    dirs = []
+    for ep in discover().values():
+        try:
+            spec = importlib.util.find_spec(ep.module)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folder = Path(location) / "migrations"
+            if folder.is_dir():
+                dirs.append(str(folder))
+    return dirs
 
 
 def new_manager() -> pluggy.PluginManager:

@@ -222,12 +222,15 @@ async def station_transaction(work: Work, station_id: str,
 
 
 async def active_transaction(
-    work: Work, station_id: str, connector_number: int
+    work: Work, station_id: str, connector_number: int, evse_number: int | None = None
 ) -> Transaction | None:
+    """The open session on a connector; ``evse_number`` defaults to the connector's (OCPP 1.6)."""
     return (
         await work.session.execute(
             select(Transaction).where(
                 Transaction.station_id == station_id,
+                Transaction.evse_number == (connector_number if evse_number is None
+                                            else evse_number),
                 Transaction.connector_number == connector_number,
                 Transaction.status == "Active",
             )
@@ -289,11 +292,12 @@ def _joined(existing: str | None, addition: str) -> str:
 
 
 async def close_ghosts_on_status(work: Work, station_id: str, connector_number: int,
-                                 status: str, at: dt.datetime) -> None:
+                                 status: str, at: dt.datetime,
+                                 evse_number: int | None = None) -> None:
     """A connector reported free while a session is open on it: the station forgot the stop."""
     if status != "Available" or connector_number < 1:
         return
-    tx = await active_transaction(work, station_id, connector_number)
+    tx = await active_transaction(work, station_id, connector_number, evse_number)
     if tx is not None and tx.started_at < at:
         close_unconfirmed(work, tx, at=at, closed_by="csms",
                           reason="closed by the CSMS: the connector reported Available "

@@ -65,12 +65,13 @@ def test_plugins_lists_bundled_ones_enabled(tmp_path):
 def test_db_upgrade_is_idempotent(tmp_path):
     first = cli(tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "1 branch head(s) upgraded" in first.stdout
+    assert "2 branch head(s) upgraded" in first.stdout  # core + ocpp201
     second = cli(tmp_path, "db", "upgrade")
     assert second.returncode == 0 and "0 branch head(s) upgraded" in second.stdout
     with sqlite3.connect(tmp_path / "openv2x.db") as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"location", "charging_station", "user_account", "task"} <= tables
+    assert {"location", "charging_station", "user_account", "task",
+            "ocpp201_device_variable"} <= tables
 
 
 def test_user_create_and_errors(tmp_path):

@@ -48,6 +48,7 @@ async def pending(db: Database, extra_dirs: Sequence[str] = ()) -> list[str]:
     async with db.engine.connect() as conn:
         current: Any = await conn.run_sync(_current)
     applied: set[str] = set()
-    for rev in current:
+    known = {r.revision for r in script.walk_revisions()}
+    for rev in current & known:
         applied.update(r.revision for r in script.iterate_revisions(rev, "base"))
     return [head for head in script.get_heads() if head not in applied]

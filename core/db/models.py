@@ -214,6 +214,63 @@ class IdToken(Timestamped, Base):
     language: Mapped[str | None] = mapped_column(String(8))
     country_code: Mapped[str | None] = mapped_column(String(2))
     party_id: Mapped[str | None] = mapped_column(String(3))
+    # OCPP 2.x IdTokenInfo options (seed 001 Table 2)
+    charging_priority: Mapped[int | None] = mapped_column(Integer)
+    personal_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cache_expiry_date: Mapped[dt.datetime | None]
+
+
+class Vehicle(Timestamped, Base):
+    """An EV known by the identifier it presents over ISO 15118 (EVCCID) or its MAC address.
+
+    Linking it to a driver (and a token) lets a plug-in with no card be attributed and billed.
+    """
+
+    __tablename__ = "vehicle"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="EVCCID")  # EVCCID or MacAddress
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    id_token: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str | None] = mapped_column(String(64))
+    battery_capacity_wh: Mapped[int | None] = mapped_column(Integer)
+    last_seen: Mapped[dt.datetime | None]
+
+
+class ChargingNeed(Base):
+    """What an EV asked for (OCPP 2.x NotifyEVChargingNeeds, a driver's target, …).
+
+    Version-neutral input of smart charging: energy in Wh, power in W, current in A.
+    """
+
+    __tablename__ = "charging_need"
+    __table_args__ = (Index("ix_charging_need_station_evse", "station_id", "evse_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("charging_station.id", ondelete="CASCADE")
+    )
+    evse_number: Mapped[int | None] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transaction.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(32), default="ev")  # ev, driver, ocpi
+    energy_transfer: Mapped[str | None] = mapped_column(String(32))
+    departure_time: Mapped[dt.datetime | None]
+    energy_amount_wh: Mapped[int | None] = mapped_column(Integer)
+    min_current_a: Mapped[Decimal | None]
+    max_current_a: Mapped[Decimal | None]
+    max_voltage_v: Mapped[Decimal | None]
+    max_power_w: Mapped[Decimal | None]
+    max_discharge_power_w: Mapped[Decimal | None]
+    soc: Mapped[int | None] = mapped_column(Integer)
+    target_soc: Mapped[int | None] = mapped_column(Integer)
+    battery_capacity_wh: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Reservation(Base):

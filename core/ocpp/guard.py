@@ -180,7 +180,9 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
             log.exception("%s: handling %s failed", self.id, msg.action)
             raise InternalError(details={"cause": "the CSMS failed to handle the message"}
                                 ) from None
-        answer = camel_keys(remove_nones(serialize_as_dict(response)))
+        # Handlers answer with the package's dataclass or a plain snake_case dict.
+        fields = response if isinstance(response, dict) else serialize_as_dict(response)
+        answer = camel_keys(remove_nones(fields))
         if validate:
             try:
                 check(self._ocpp_version, msg.action, "response", answer)
