@@ -10,6 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from core import appkeys
+from core.app import plugin_migration_dirs
+from core.config import BUNDLED_PLUGINS
 from core.db import Database, DatabaseError, migrate, validate_url
 from core.db.models import (
     Base,
@@ -21,8 +23,6 @@ from core.db.models import (
     User,
 )
 from core.events import Event
-from core.app import plugin_migration_dirs
-from core.config import BUNDLED_PLUGINS
 from core.plugins import hookimpl, load_plugins
 from core.testing import reset_postgres
 

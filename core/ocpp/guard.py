@@ -27,7 +27,6 @@ import orjson
 from ocpp import messages as ocpp_messages
 from ocpp.charge_point import (
     ChargePoint,
-    _raise_key_error,
     camel_to_snake_case,
     remove_nones,
     serialize_as_dict,
@@ -36,6 +35,8 @@ from ocpp.charge_point import (
 from ocpp.exceptions import (
     FormatViolationError,
     InternalError,
+    NotImplementedError,
+    NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
@@ -164,7 +165,7 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
         """
         routes: dict[str, Any] = self.route_map.get(msg.action) or {}
         if "_on_action" not in routes:
-            _raise_key_error(msg.action, self._ocpp_version)
+            raise _unhandled(msg.action, self._ocpp_version)
         validate = not routes.get("_skip_schema_validation", False)
         payload = msg.payload
         if validate:
@@ -274,6 +275,16 @@ def _class_routes(cls: type) -> dict[str, dict[str, Any]]:
     if routes is None:
         routes = _ROUTES[cls] = create_route_map(cls)
     return routes
+
+
+def _unhandled(action: str, version: str) -> OCPPError:
+    """``NotImplemented`` for a message of the version we do not handle, else ``NotSupported``.
+
+    (The package's own helper says nothing at all for OCPP 2.1.)
+    """
+    if schema(version, action, "request") is not None:
+        return NotImplementedError(details={"cause": f"no handler for {action}"})
+    return NotSupportedError(details={"cause": f"{action} is not an OCPP {version} message"})
 
 
 def _background(hook: Awaitable[Any]) -> None:
