@@ -12,12 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from marshmallow import Schema
 
 from core.ocpp.protocol import OcppProtocol, StationContext
 from core.plugins import hookimpl
+from core.rbac import Grant
 from core.rest.routes import Route
-from plugins.ocpp201 import models  # noqa: F401  # declares the plugin's tables
+from plugins.ocpp201 import (
+    authorization,
+    certificates,
+    maintenance,
+    models,  # noqa: F401  # declares the plugin's tables
+    provisioning,
+    smart_charging,
+    transactions,
+    v2x,
+)
 from plugins.ocpp201.commands import command_routes
+from plugins.ocpp201.config import Ocpp201Settings
 from plugins.ocpp201.session import Ocpp21Session, Ocpp201Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,7 +50,20 @@ def openv2x_ocpp_protocols(app: web.Application) -> list[OcppProtocol]:
 
 @hookimpl
 def openv2x_routes(app: web.Application) -> list[Route]:
-    return command_routes()
+    blocks = (provisioning, authorization, transactions, maintenance, smart_charging,
+              certificates, v2x)
+    return [*command_routes(), *(route for block in blocks for route in block.routes())]
+
+
+@hookimpl
+def openv2x_config_schema() -> type[Schema]:
+    return Ocpp201Settings
+
+
+@hookimpl
+def openv2x_permissions() -> list[Grant]:
+    readers = ("cpo_manager", "support_l1", "support_l2", "vendor")
+    return [Grant(role, "ocpp201:read") for role in readers]
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from core.db import Work
 from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.times import iso, parse_time
+from core.rest.routes import Route
 from plugins.ocpp201.base import Effect, HandlerBase
 
 
@@ -63,3 +64,8 @@ class ProvisioningHandlers(HandlerBase):
 
         await self._write(store)
         return {}
+
+
+def routes() -> list[Route]:
+    """REST routes of this block (read access to what it stores)."""
+    return []
