@@ -7,9 +7,9 @@ handler commits once, publishes the events, and only then answers the station.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 from sqlalchemy import Table, select
@@ -25,6 +25,7 @@ from core.db.models import (
     Reservation,
     StatusNotification,
     Transaction,
+    Vehicle,
 )
 from core.db.types import utcnow
 from core.events import Event
@@ -37,12 +38,23 @@ WH_PER_UNIT = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 
 @dataclass(frozen=True)
 class TokenDecision:
-    """The CSMS's verdict on an id token (OCPP IdTagInfo / IdTokenInfo)."""
+    """The CSMS's verdict on an id token (OCPP IdTagInfo / IdTokenInfo) and its options."""
 
-    status: str  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    status: str  # Accepted, Blocked, Expired, Invalid, ConcurrentTx, …
     expiry_date: dt.datetime | None = None
     group_id_token: str | None = None
     user_id: int | None = None
+    language: str | None = None
+    charging_priority: int | None = None
+    personal_message: dict[str, Any] | None = None
+    cache_expiry_date: dt.datetime | None = None
+    known: bool = True  # False: no such token at all (OCPP 2.x answers Unknown)
+
+
+def _decision(token: IdToken, status: str | None = None) -> TokenDecision:
+    return TokenDecision(status or token.status, token.expiry_date, token.group_id_token,
+                         token.user_id, token.language, token.charging_priority,
+                         token.personal_message, token.cache_expiry_date)
 
 
 async def station(work: Work, station_id: str) -> ChargingStation:
@@ -58,21 +70,39 @@ async def authorize_token(work: Work, id_token: str, *, starting: bool = False) 
         await work.session.execute(select(IdToken).where(IdToken.id_token == id_token))
     ).scalars().first()
     if token is None:
-        return TokenDecision("Invalid")
-    decision = TokenDecision(token.status, token.expiry_date, token.group_id_token, token.user_id)
+        return TokenDecision("Invalid", known=False)
     if token.status == "Accepted" and token.expiry_date and token.expiry_date <= utcnow():
-        return TokenDecision("Expired", token.expiry_date, token.group_id_token, token.user_id)
+        return _decision(token, "Expired")
     if token.status != "Accepted" or not starting:
-        return decision
+        return _decision(token)
     busy = await work.session.execute(
         select(Transaction.id).where(
             Transaction.id_token == id_token, Transaction.status == "Active"
         )
     )
     if busy.first() is not None:
-        return TokenDecision("ConcurrentTx", token.expiry_date, token.group_id_token,
-                             token.user_id)
-    return decision
+        return _decision(token, "ConcurrentTx")
+    return _decision(token)
+
+
+async def authorize_vehicle(work: Work, identifier: str, *,
+                            starting: bool = False) -> TokenDecision:
+    """An EV that identified itself (EVCCID / MAC): its token's verdict, or its driver's.
+
+    A vehicle linked to a token is treated as that token; one linked only to a driver is
+    accepted for that driver; an unknown or unlinked vehicle is Invalid.
+    """
+    vehicle = (await work.session.execute(
+        select(Vehicle).where(Vehicle.identifier == identifier))).scalars().first()
+    if vehicle is None:
+        return TokenDecision("Invalid", known=False)
+    vehicle.last_seen = utcnow()
+    if vehicle.id_token is not None:
+        decision = await authorize_token(work, vehicle.id_token, starting=starting)
+        return replace(decision, user_id=vehicle.user_id or decision.user_id)
+    if vehicle.user_id is not None:
+        return TokenDecision("Accepted", user_id=vehicle.user_id)
+    return TokenDecision("Invalid")
 
 
 async def ensure_connector(
@@ -146,7 +176,11 @@ def to_wh(value: Decimal, unit: str | None) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampled value as a station reported it; ``number`` is ``value`` parsed (unsigned)."""
+    """One sampled value as a station reported it.
+
+    ``number`` is the reading in ``unit`` (``None`` when only a signed reading came, as in
+    OCPP 1.6 SignedData); ``signed_data`` keeps a meter's signature as received.
+    """
 
     timestamp: dt.datetime
     value: str
@@ -155,8 +189,8 @@ class Sample:
     phase: str | None = None
     context: str | None = None
     location: str | None = None
-    signed: bool = False
     number: Decimal | None = None
+    signed_data: str | None = None
 
 
 def parse_decimal(value: str) -> Decimal:
@@ -189,7 +223,7 @@ async def record_samples(
          "connector_number": connector_number, "timestamp": s.timestamp,
          "measurand": s.measurand, "phase": s.phase, "unit": s.unit, "context": s.context,
          "location": s.location, "value": s.number,
-         "signed_data": s.value if s.signed else None}
+         "signed_data": s.signed_data}
         for s in samples])
     if transaction is None:
         return len(samples)

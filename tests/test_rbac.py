@@ -10,7 +10,7 @@ import pytest
 from helpers import add_station_with_connector
 
 from core import appkeys
-from core.db.models import IdToken, Location, ProtocolDeviation, Task, Transaction
+from core.db.models import IdToken, Location, ProtocolDeviation, Task, Transaction, Vehicle
 from core.db.types import utcnow
 from core.rbac import AUTHENTICATED, PUBLIC, ROLES
 
@@ -18,25 +18,28 @@ R, W, D = "read", "write", "delete"
 EXPECTED = {
     "platform_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
                          "idtag": {R, W, D}, "user": {R, W, D}, "task": {R, D},
-                         "transaction": {R, D}, "protocoldeviation": {R}},
+                         "transaction": {R, D}, "protocoldeviation": {R},
+                         "vehicle": {R, W, D}},
     "cpo_manager": {"location": {R, W, D}, "chargepoint": {R, W, D}, "connector": {R, W},
                     "idtag": {R}, "task": {R, D}, "transaction": {R, D},
-                    "protocoldeviation": {R}},
+                    "protocoldeviation": {R}, "vehicle": {R, W, D}},
     "billing_manager": {"location": {R}, "chargepoint": {R}, "connector": {R, W},
                         "transaction": {R}},
     "emsp_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W, D},
-                     "user": {R}, "transaction": {R}},
+                     "user": {R}, "transaction": {R}, "vehicle": {R, W, D}},
     "support_l1": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R},
-                   "task": {R}, "user": {R}, "transaction": {R}, "protocoldeviation": {R}},
+                   "task": {R}, "user": {R}, "transaction": {R}, "protocoldeviation": {R},
+                   "vehicle": {R}},
     "support_l2": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R, W},
-                   "task": {R, D}, "user": {R}, "transaction": {R}, "protocoldeviation": {R}},
+                   "task": {R, D}, "user": {R}, "transaction": {R}, "protocoldeviation": {R},
+                   "vehicle": {R, W}},
     "vendor": {"chargepoint": {R}, "connector": {R}, "task": {R}},
     "cdr_manager": {"location": {R}, "chargepoint": {R}, "connector": {R}, "user": {R},
                     "transaction": {R}},
     "cms_manager": {"location": {R}, "user": {R, W}},
     # Drivers: idtag/user/transaction only on their own rows (checked separately below).
     "driver": {"location": {R}, "chargepoint": {R}, "connector": {R}, "idtag": {R}, "user": {R, W},
-               "transaction": {R}},
+               "transaction": {R}, "vehicle": {R, W, D}},
 }
 assert set(EXPECTED) == set(ROLES)
 
@@ -50,6 +53,7 @@ async def seed(server):
         work.session.add(Task(id="task-1", station_id="CP1", action="Reset", payload={}))
         work.session.add(Transaction(id=77, station_id="CP1", connector_number=1,
                                      started_at=utcnow()))
+        work.session.add(Vehicle(id=9, identifier="EVCCID-9"))
         work.session.add(ProtocolDeviation(id=5, station_id="CP1", action="Heartbeat",
                                            unique_id="h-1", error="e", fixes=["f"]))
     await server.add_user("support_l1", username="victim")
@@ -87,6 +91,11 @@ def cases():
         ("transaction", D, "DELETE", "/api/transaction/77/", None),
         ("protocoldeviation", R, "GET", "/api/protocoldeviation/", None),
         ("protocoldeviation", R, "GET", "/api/protocoldeviation/5/", None),
+        ("vehicle", R, "GET", "/api/vehicle/", None),
+        ("vehicle", R, "GET", "/api/vehicle/9/", None),
+        ("vehicle", W, "POST", "/api/vehicle/", {"identifier": "MAC-1", "kind": "MacAddress"}),
+        ("vehicle", W, "PATCH", "/api/vehicle/9/", {"label": "Van"}),
+        ("vehicle", D, "DELETE", "/api/vehicle/9/", None),
     ]
 
 
@@ -106,8 +115,8 @@ async def test_each_role_is_allowed_exactly_its_permissions(openv2x_server, role
             if role == "driver" and path == "/api/sampledvalue/77/":
                 # Own-scope list: someone else's session has no values a driver can see.
                 assert resp.status == 200 and (await resp.json())["count"] == 0
-            elif role == "driver" and resource in ("idtag", "user", "transaction") and (
-                path != "/api/idtag/"
+            elif role == "driver" and resource in ("idtag", "user", "transaction", "vehicle") and (
+                path not in ("/api/idtag/", "/api/vehicle/")
             ):
                 # Own-scope: another person's rows are invisible to a driver.
                 assert resp.status == 404, (role, method, path, resp.status)

@@ -18,10 +18,10 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from ocpp import messages as ocpp_messages
@@ -54,6 +54,7 @@ from core.ocpp.protocol import StationContext
 from core.ocpp.validation import check, schema
 
 log = logging.getLogger(__name__)
+Effect = Callable[[Work, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 # Validating on the event loop costs less than the package's default hop to a thread pool
 # (measured: ~1.8x the messages per second on one core).
 ocpp_messages.ASYNC_VALIDATION = False
@@ -90,6 +91,9 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
 
     _ocpp_version: str
     max_message_bytes = 65536
+    # What a station's answer to a CSMS request changes in our records, by action:
+    # effect(work, station_id, request, answer), request and answer in snake_case.
+    EFFECTS: ClassVar[Mapping[str, Effect]] = {}
 
     def __init__(self, ctx: StationContext, response_timeout: float = 30) -> None:
         # The package's __init__ is skipped on purpose: it builds a route map of bound methods
@@ -262,7 +266,14 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
     async def after_command(
         self, action: str, request: dict[str, Any], answer: dict[str, Any]
     ) -> None:
-        """Record what the station's answer changes; version plugins override this."""
+        """Record what the station's answer changes (the session's ``EFFECTS`` by action).
+
+        Runs after every successful command, whoever sent it (REST, a task, another plugin).
+        """
+        effect = self.EFFECTS.get(action)
+        if effect is not None:
+            async with self.app[appkeys.DB].transaction() as work:
+                await effect(work, self.id, request, answer)
 
 
 _ROUTES: dict[type, dict[str, dict[str, Any]]] = {}

@@ -4,7 +4,9 @@ The package validates with ``jsonschema`` (≈140 µs for a 1.6 MeterValues, ≈
 TransactionEvent); the same schemas compiled by ``fastjsonschema`` answer in a few µs, which
 is most of the per-message CPU a busy CSMS spends. Failures become the OCPP error the package
 itself would raise for the same violation, except that a value outside an enumeration is a
-``PropertyConstraintViolation`` (a valid type with an invalid value) rather than a format error.
+``PropertyConstraintViolation`` (a valid type with an invalid value) rather than a format error,
+and a missing field is an ``OccurrenceConstraintViolation`` in OCPP 2.x (1.6: ``ProtocolError``,
+"payload incomplete").
 
 Unlike the package, ``date-time`` fields are checked as RFC 3339 timestamps (with a zone), as
 the specifications require; a station that omits the zone can be made lenient.
@@ -22,6 +24,7 @@ import fastjsonschema
 import ocpp
 from ocpp.exceptions import (
     FormatViolationError,
+    OccurrenceConstraintViolationError,
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
@@ -83,4 +86,7 @@ def check(version: str, action: str, kind: Kind, payload: Any) -> None:
         validate(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         error = ERRORS.get(exc.rule or "", FormatViolationError)
+        if exc.rule == "required" and version != "1.6":
+            # 1.6 calls a missing field "incomplete" (ProtocolError); 2.x an occurrence error.
+            error = OccurrenceConstraintViolationError
         raise error(details={"cause": exc.message.replace("data", action, 1)}) from None

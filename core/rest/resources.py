@@ -32,6 +32,7 @@ from core.rest import schemas
 from core.rest.errors import ApiError, bad_request
 from core.rest.resource import ModelResource
 from core.rest.routes import SCOPE, Route
+from core.rest.vehicles import VehicleResource
 from core.users import public_view, set_password
 
 
@@ -274,6 +275,7 @@ class ProtocolDeviationResource(ModelResource):
 
 
 RESOURCES: tuple[type[ModelResource], ...] = (
+    VehicleResource,
     LocationResource,
     ChargePointResource,
     ConnectorResource,

@@ -152,8 +152,23 @@ class IdTagSchema(Schema):
     visual_number = fields.String(allow_none=True, validate=validate.Length(max=64))
     issuer = fields.String(allow_none=True, validate=validate.Length(max=64))
     language = fields.String(allow_none=True, validate=validate.Length(max=8))
+    charging_priority = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=-9, max=9),
+        metadata={"description": "OCPP 2.x: -9 (lowest) to 9 (highest); 0 is normal."})
+    personal_message = fields.Nested(
+        "PersonalMessageSchema", allow_none=True,
+        metadata={"description": "OCPP 2.x: shown on the station when the token is used."})
+    cache_expiry_date = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "OCPP 2.x: until when stations may keep it in their cache."})
     created_at = fields.AwareDateTime(dump_only=True)
     last_updated = fields.AwareDateTime(dump_only=True)
+
+
+class PersonalMessageSchema(Schema):
+    format = fields.String(required=True, validate=one_of(("ASCII", "HTML", "URI", "UTF8")))
+    language = fields.String(allow_none=True, validate=validate.Length(max=8))
+    content = fields.String(required=True, validate=validate.Length(min=1, max=512))
 
 
 class ProfileSchema(Schema):

@@ -62,13 +62,15 @@ def samples_from(meter_values: list[dict[str, Any]]) -> list[stations.Sample]:
                 timestamp=when, value=sv["value"], measurand=measurand,
                 unit=sv.get("unit", "Wh") if measurand.startswith("Energy") else sv.get("unit"),
                 phase=sv.get("phase"), context=sv.get("context", "Sample.Periodic"),
-                location=sv.get("location"), signed=signed, number=number,
+                location=sv.get("location"), number=number,
+                signed_data=sv["value"] if signed else None,
             ))
     return out
 
 
 class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
     protocol = SUBPROTOCOL
+    EFFECTS = EFFECTS
 
     def __init__(self, ctx: StationContext) -> None:
         super().__init__(ctx, response_timeout=3600)
@@ -85,13 +87,6 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         if transaction_id is not None:
             preload.append((Transaction, transaction_id))
         return await self.app[appkeys.DB].write(job, preload)
-
-    async def after_command(self, action: str, request: dict[str, Any],
-                            answer: dict[str, Any]) -> None:
-        effect = EFFECTS.get(action)
-        if effect is not None:
-            async with self.app[appkeys.DB].transaction() as work:
-                await effect(work, self.id, request, answer)
 
     @on("BootNotification")
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str,

@@ -9,20 +9,18 @@ with plain snake_case dicts, so one handler serves OCPP 2.0.1 and 2.1 alike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from aiohttp import web
 
 from core import appkeys
 from core.db import Work
 from core.db.models import ChargingStation, Transaction
+from core.ocpp.guard import Effect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# What a station's answer to a CSMS request changes in our records:
-# effect(work, station_id, request, answer), request and answer in snake_case.
-Effect = Callable[[Work, str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 class HandlerBase:
@@ -31,8 +29,9 @@ class HandlerBase:
     id: str
     app: web.Application
     _ocpp_version: str
-    # The effects of CSMS requests, by action; each mixin contributes its own.
-    EFFECTS: Mapping[str, Effect] = {}
+    # The effects of CSMS requests by action: each mixin declares its own, and the session
+    # merges them into the guard's EFFECTS.
+    OWN_EFFECTS: ClassVar[dict[str, Effect]] = {}
 
     async def _write(self, job: Callable[[Work], Awaitable[T]], *, station: bool = False,
                      transaction_id: int | None = None) -> T:
@@ -45,9 +44,3 @@ class HandlerBase:
             preload.append((Transaction, transaction_id))
         return await self.app[appkeys.DB].write(job, preload)
 
-    async def after_command(self, action: str, request: dict[str, Any],
-                            answer: dict[str, Any]) -> None:
-        effect = self.EFFECTS.get(action)
-        if effect is not None:
-            async with self.app[appkeys.DB].transaction() as work:
-                await effect(work, self.id, request, answer)

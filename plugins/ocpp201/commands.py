@@ -2,16 +2,22 @@
 
 One endpoint serves OCPP 2.0.1 and 2.1 stations; the body is validated against the schema of
 the version the station speaks, so a 2.1-only command sent to a 2.0.1 station is refused (400)
-before anything is sent. Mechanics: :mod:`core.ocpp.rest_commands`.
+before anything is sent. A SendLocalList without ``local_authorization_list`` is built from the
+id tags with the next list version. Mechanics: :mod:`core.ocpp.rest_commands`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiohttp import web
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
+from core import appkeys
 from core.ocpp.rest_commands import CommandSet, command_route
 from core.rest.routes import Route
+from plugins.ocpp201.authorization import local_list
 
 COMMANDS_201 = (
     "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
@@ -32,9 +38,21 @@ COMMANDS_21 = (
     "NotifyAllowedEnergyTransfer", "RequestBatterySwap", "SetDERControl", "SetDefaultTariff",
     "UpdateDynamicSchedule", "UsePriorityCharging",
 )
-COMMAND_SET = CommandSet(
-    "ocpp201", {name.lower(): name for name in (*COMMANDS_201, *COMMANDS_21)},
-    {"2.0.1": call201, "2.1": call21})
+ACTIONS = {name.lower(): name for name in (*COMMANDS_201, *COMMANDS_21)}
+
+
+async def prepare(app: web.Application, station_id: str, segment: str,
+                  body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A SendLocalList without a list is built from the id tags (Full or Differential)."""
+    action = ACTIONS[segment]
+    if action == "SendLocalList" and "local_authorization_list" not in body:
+        async with app[appkeys.DB].transaction() as work:
+            built = await local_list(work, station_id, body.get("update_type", "Full"))
+        body = {**built, **body}
+    return action, body
+
+
+COMMAND_SET = CommandSet("ocpp201", ACTIONS, {"2.0.1": call201, "2.1": call21}, prepare)
 
 
 def command_routes() -> list[Route]:
