@@ -51,7 +51,10 @@ def openv2x_migrations() -> str | None:
     Called when the database is upgraded (``openv2x db upgrade`` and on SQLite start-up). The
     plugin's first revision must have ``down_revision = None`` and a ``branch_labels`` entry
     equal to the plugin name, so every plugin's tables form their own branch; tables are declared
-    on :class:`core.db.models.Base` so they share the core's metadata.
+    on :class:`core.db.models.Base` so they share the core's metadata. A folder named
+    ``migrations`` inside the plugin's package is found without this hook, for every installed
+    plugin, enabled or not: a database a plugin once migrated stays upgradable after the plugin
+    is disabled. Return a folder here only when the revisions live elsewhere.
     """
 
 

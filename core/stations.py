@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 
 from core import appkeys
 from core.db import Work
@@ -350,6 +350,41 @@ async def link_reservation(work: Work, station_id: str, reservation_id: int | No
     work.emit(Event("reservation.used", {"id": reservation.id, "station_id": station_id,
                                          "id_token": id_token}))
     return reservation.id
+
+
+async def record_reservation(work: Work, station_id: str, reservation_id: int, *,
+                             evse_number: int | None, connector_number: int | None,
+                             id_token: str, expiry: dt.datetime, station_answer: str) -> None:
+    """A reservation as the station answered it (Accepted → Active, else its refusal)."""
+    reservation = await work.session.get(Reservation, reservation_id)
+    if reservation is None:
+        reservation = Reservation(id=reservation_id, station_id=station_id)
+        work.session.add(reservation)
+    reservation.station_id = station_id
+    reservation.evse_number, reservation.connector_number = evse_number, connector_number
+    reservation.id_token, reservation.expiry_date = id_token, expiry
+    reservation.status = "Active" if station_answer == "Accepted" else station_answer
+    await work.session.flush()
+    work.emit(Event("reservation.updated", {"id": reservation.id, "station_id": station_id,
+                                            "status": reservation.status}))
+
+
+async def cancel_reservation(work: Work, station_id: str, reservation_id: int) -> None:
+    await work.session.execute(update(Reservation).where(
+        Reservation.id == reservation_id, Reservation.station_id == station_id
+    ).values(status="Cancelled"))
+    work.emit(Event("reservation.updated", {"id": reservation_id, "station_id": station_id,
+                                            "status": "Cancelled"}))
+
+
+async def set_local_list_version(work: Work, station_id: str, version: int, *,
+                                 sent: bool) -> None:
+    """The station's local list version: one we ``sent`` (and it accepted), or one it reported."""
+    values: dict[str, Any] = {"local_list_version": version}
+    if sent:
+        values["local_list_sent_at"] = utcnow()
+    await work.session.execute(
+        update(ChargingStation).where(ChargingStation.id == station_id).values(**values))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,16 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from core import stations
 from core.db import Work
 from core.db.models import (
     ChargingProfile,
     ChargingStation,
     IdToken,
-    Reservation,
     StationSetting,
 )
 from core.db.types import utcnow
 from core.events import Event
-
-RESERVATION_STATUS = {"Accepted": "Active"}
 
 
 def _time(value: str) -> dt.datetime:
@@ -32,30 +30,16 @@ def _time(value: str) -> dt.datetime:
 
 async def reserve_now(work: Work, station_id: str, request: dict[str, Any],
                       answer: dict[str, Any]) -> None:
-    reservation = await work.session.get(Reservation, request["reservation_id"])
-    if reservation is None:
-        reservation = Reservation(id=request["reservation_id"], station_id=station_id)
-        work.session.add(reservation)
-    reservation.station_id = station_id
-    reservation.connector_number = request["connector_id"]
-    reservation.evse_number = request["connector_id"] or None
-    reservation.id_token = request["id_tag"]
-    reservation.expiry_date = _time(request["expiry_date"])
-    reservation.status = RESERVATION_STATUS.get(answer["status"], answer["status"])
-    await work.session.flush()
-    work.emit(Event("reservation.updated", {"id": reservation.id, "station_id": station_id,
-                                            "status": reservation.status}))
+    await stations.record_reservation(
+        work, station_id, request["reservation_id"], evse_number=request["connector_id"] or None,
+        connector_number=request["connector_id"], id_token=request["id_tag"],
+        expiry=_time(request["expiry_date"]), station_answer=answer["status"])
 
 
 async def cancel_reservation(work: Work, station_id: str, request: dict[str, Any],
                              answer: dict[str, Any]) -> None:
-    if answer["status"] != "Accepted":
-        return
-    await work.session.execute(update(Reservation).where(
-        Reservation.id == request["reservation_id"], Reservation.station_id == station_id
-    ).values(status="Cancelled"))
-    work.emit(Event("reservation.updated", {"id": request["reservation_id"],
-                                            "station_id": station_id, "status": "Cancelled"}))
+    if answer["status"] == "Accepted":
+        await stations.cancel_reservation(work, station_id, request["reservation_id"])
 
 
 async def set_charging_profile(work: Work, station_id: str, request: dict[str, Any],
@@ -127,15 +111,13 @@ async def change_configuration(work: Work, station_id: str, request: dict[str, A
 async def send_local_list(work: Work, station_id: str, request: dict[str, Any],
                           answer: dict[str, Any]) -> None:
     if answer["status"] == "Accepted":
-        await work.session.execute(update(ChargingStation).where(
-            ChargingStation.id == station_id).values(
-                local_list_version=request["list_version"], local_list_sent_at=utcnow()))
+        await stations.set_local_list_version(work, station_id, request["list_version"],
+                                              sent=True)
 
 
 async def get_local_list_version(work: Work, station_id: str, request: dict[str, Any],
                                  answer: dict[str, Any]) -> None:
-    await work.session.execute(update(ChargingStation).where(
-        ChargingStation.id == station_id).values(local_list_version=answer["list_version"]))
+    await stations.set_local_list_version(work, station_id, answer["list_version"], sent=False)
 
 
 EFFECTS = {

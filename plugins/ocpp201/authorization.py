@@ -20,12 +20,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ocpp.routing import on
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core import stations
 from core.db import Work
 from core.db.models import ChargingStation, IdToken
-from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.times import iso
 from core.rest.routes import Route
@@ -71,15 +70,14 @@ async def id_token_info(work: Work, decision: stations.TokenDecision) -> dict[st
 async def send_local_list(work: Work, station_id: str, request: dict[str, Any],
                           answer: dict[str, Any]) -> None:
     if answer["status"] == "Accepted":
-        await work.session.execute(update(ChargingStation).where(
-            ChargingStation.id == station_id).values(
-                local_list_version=request["version_number"], local_list_sent_at=utcnow()))
+        await stations.set_local_list_version(work, station_id, request["version_number"],
+                                              sent=True)
 
 
 async def get_local_list_version(work: Work, station_id: str, request: dict[str, Any],
                                  answer: dict[str, Any]) -> None:
-    await work.session.execute(update(ChargingStation).where(
-        ChargingStation.id == station_id).values(local_list_version=answer["version_number"]))
+    await stations.set_local_list_version(work, station_id, answer["version_number"],
+                                          sent=False)
 
 
 class AuthorizationHandlers(HandlerBase):

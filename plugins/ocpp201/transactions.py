@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core import stations
 from core.db import Work
@@ -38,7 +38,6 @@ from plugins.ocpp201.base import Effect, HandlerBase
 from plugins.ocpp201.models import TransactionEvent
 
 log = logging.getLogger(__name__)
-RESERVATION_STATUS = {"Accepted": "Active"}
 
 
 def samples_from(meter_values: list[dict[str, Any]]) -> list[stations.Sample]:
@@ -223,30 +222,16 @@ async def apply_event(work: Work, event: EventIn) -> dict[str, Any] | None:
 
 async def reserve_now(work: Work, station_id: str, request: dict[str, Any],
                       answer: dict[str, Any]) -> None:
-    reservation = await work.session.get(Reservation, request["id"])
-    if reservation is None:
-        reservation = Reservation(id=request["id"], station_id=station_id)
-        work.session.add(reservation)
-    reservation.station_id = station_id
-    reservation.evse_number = request.get("evse_id")
-    reservation.connector_number = None
-    reservation.id_token = request["id_token"]["id_token"]
-    reservation.expiry_date = parse_time(request["expiry_date_time"])
-    reservation.status = RESERVATION_STATUS.get(answer["status"], answer["status"])
-    await work.session.flush()
-    work.emit(Event("reservation.updated", {"id": reservation.id, "station_id": station_id,
-                                            "status": reservation.status}))
+    await stations.record_reservation(
+        work, station_id, request["id"], evse_number=request.get("evse_id"),
+        connector_number=None, id_token=request["id_token"]["id_token"],
+        expiry=parse_time(request["expiry_date_time"]), station_answer=answer["status"])
 
 
 async def cancel_reservation(work: Work, station_id: str, request: dict[str, Any],
                              answer: dict[str, Any]) -> None:
-    if answer["status"] != "Accepted":
-        return
-    await work.session.execute(update(Reservation).where(
-        Reservation.id == request["reservation_id"], Reservation.station_id == station_id
-    ).values(status="Cancelled"))
-    work.emit(Event("reservation.updated", {"id": request["reservation_id"],
-                                            "station_id": station_id, "status": "Cancelled"}))
+    if answer["status"] == "Accepted":
+        await stations.cancel_reservation(work, station_id, request["reservation_id"])
 
 
 def _announce(name: str) -> Effect:
