@@ -48,12 +48,23 @@ class TransactionEvent(Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class DeviceVariable(Base):
-    """One attribute of one variable of one component, as the station reported or we set it.
+class VariableKey:
+    """Which variable of which component (OCPP 2.x ComponentType + VariableType).
 
-    Absent instance / EVSE / connector are stored as empty string / 0 so that the natural key
-    is unique on every database.
+    Absent instance / EVSE / connector are stored as empty string / 0 so that a natural key
+    over these columns is unique on every database.
     """
+
+    component_name: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str] = mapped_column(String(50), default="")
+    evse_id: Mapped[int] = mapped_column(Integer, default=0)
+    connector_id: Mapped[int] = mapped_column(Integer, default=0)
+    variable_name: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str] = mapped_column(String(50), default="")
+
+
+class DeviceVariable(VariableKey, Base):
+    """One attribute of one variable of one component, as the station reported or we set it."""
 
     __tablename__ = "ocpp201_device_variable"
     __table_args__ = (Index("uq_ocpp201_device_variable_key", "station_id", "component_name",
@@ -62,12 +73,6 @@ class DeviceVariable(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = _station_fk()
-    component_name: Mapped[str] = mapped_column(String(50))
-    component_instance: Mapped[str] = mapped_column(String(50), default="")
-    evse_id: Mapped[int] = mapped_column(Integer, default=0)
-    connector_id: Mapped[int] = mapped_column(Integer, default=0)
-    variable_name: Mapped[str] = mapped_column(String(50))
-    variable_instance: Mapped[str] = mapped_column(String(50), default="")
     attribute_type: Mapped[str] = mapped_column(String(16), default="Actual")
     value: Mapped[str | None] = mapped_column(Text)
     mutability: Mapped[str | None] = mapped_column(String(16))
@@ -82,7 +87,7 @@ class DeviceVariable(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class VariableMonitor(Base):
+class VariableMonitor(VariableKey, Base):
     """A monitor on a variable (SetVariableMonitoring / NotifyMonitoringReport)."""
 
     __tablename__ = "ocpp201_variable_monitor"
@@ -91,12 +96,6 @@ class VariableMonitor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = _station_fk()
     monitor_id: Mapped[int | None] = mapped_column(Integer)
-    component_name: Mapped[str] = mapped_column(String(50))
-    component_instance: Mapped[str] = mapped_column(String(50), default="")
-    evse_id: Mapped[int] = mapped_column(Integer, default=0)
-    connector_id: Mapped[int] = mapped_column(Integer, default=0)
-    variable_name: Mapped[str] = mapped_column(String(50))
-    variable_instance: Mapped[str] = mapped_column(String(50), default="")
     type: Mapped[str] = mapped_column(String(32))
     value: Mapped[Decimal]
     severity: Mapped[int] = mapped_column(Integer)
