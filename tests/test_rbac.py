@@ -191,7 +191,7 @@ async def test_every_route_declares_a_permission(openv2x_server):
     assert routes
     for route in routes:
         assert route.permission in (PUBLIC, AUTHENTICATED) or re.fullmatch(
-            r"[a-z_]+:[a-z_]+", route.permission
+            r"[a-z][a-z0-9_]*:[a-z_]+", route.permission
         ), (route.path, route.permission)
     public = {r.path for r in routes if r.permission == PUBLIC}
     # /ocpp/{station_id} authenticates stations itself (admission policy, HTTP Basic auth).
