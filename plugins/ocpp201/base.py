@@ -17,7 +17,7 @@ from aiohttp import web
 from core import appkeys
 from core.db import Work
 from core.db.models import ChargingStation, Transaction
-from core.ocpp.guard import Effect
+from core.ocpp.guard import Effect as Effect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
