@@ -576,4 +576,11 @@ async def test_maintenance_rest_views(openv2x_server, openv2x_db_url):
         status, body = await listed(path, headers=driver)
         assert status == 403, path
         assert (await listed(path))[0] == 200
+    # Customer reports hold personal data: not for first-line support or vendors.
+    for role, allowed in (("support_l1", False), ("vendor", False), ("support_l2", True)):
+        status, _ = await listed("customerreport",
+                                 headers=await server.auth_headers(role, f"u-{role}"))
+        assert status == (200 if allowed else 403), role
+        assert (await listed("displaymessage",
+                             headers=await server.auth_headers(role, f"u-{role}")))[0] == 200
     await disconnect(station)

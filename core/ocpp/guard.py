@@ -174,7 +174,8 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
         payload = msg.payload
         if validate:
             payload = await self.checked_payload(msg)
-        kwargs = snake_keys(payload)
+        kwargs = _opaque_kept(msg.action, payload, snake_keys(payload), "data", "customData",
+                              "custom_data")
         try:
             response = routes["_on_action"](self, **kwargs)
             if inspect.isawaitable(response):
@@ -186,8 +187,10 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
             raise InternalError(details={"cause": "the CSMS failed to handle the message"}
                                 ) from None
         # Handlers answer with the package's dataclass or a plain snake_case dict.
-        fields = response if isinstance(response, dict) else serialize_as_dict(response)
-        answer = camel_keys(remove_nones(fields))
+        fields = remove_nones(response if isinstance(response, dict)
+                              else serialize_as_dict(response))
+        answer = _opaque_kept(msg.action, fields, camel_keys(fields), "data", "custom_data",
+                              "customData")
         if validate:
             try:
                 check(self._ocpp_version, msg.action, "response", answer)
@@ -286,6 +289,18 @@ def _class_routes(cls: type) -> dict[str, dict[str, Any]]:
     if routes is None:
         routes = _ROUTES[cls] = create_route_map(cls)
     return routes
+
+
+def _opaque_kept(action: str, source: dict[str, Any], converted: dict[str, Any],
+                 data_key: str, custom_from: str, custom_to: str) -> dict[str, Any]:
+    """``converted`` with vendor payloads as they were: DataTransfer's ``data`` and any
+    top-level ``customData`` belong to the vendor, so their keys are not renamed.
+    """
+    if action == "DataTransfer" and data_key in source:
+        converted[data_key] = source[data_key]
+    if custom_from in source:
+        converted[custom_to] = source[custom_from]
+    return converted
 
 
 def _unhandled(action: str, version: str) -> OCPPError:

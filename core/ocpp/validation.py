@@ -38,6 +38,8 @@ ERRORS: dict[str, type[OCPPError]] = {
     "type": TypeConstraintViolationError,
     "maxLength": TypeConstraintViolationError,
     "required": ProtocolError,
+    "minItems": OccurrenceConstraintViolationError,
+    "maxItems": OccurrenceConstraintViolationError,
     "enum": PropertyConstraintViolationError,
     "minimum": PropertyConstraintViolationError,
     "maximum": PropertyConstraintViolationError,

@@ -63,7 +63,8 @@ def openv2x_config_schema() -> type[Schema]:
 @hookimpl
 def openv2x_permissions() -> list[Grant]:
     readers = ("cpo_manager", "support_l1", "support_l2", "vendor")
-    return [Grant(role, "ocpp201:read") for role in readers]
+    return [*(Grant(role, "ocpp201:read") for role in readers),
+            *(Grant(role, "ocpp201:customer_read") for role in ("cpo_manager", "support_l2"))]
 
 
 @hookimpl

@@ -548,9 +548,13 @@ class DisplayMessageResource(StationRecords):
 
 
 class CustomerReportResource(StationRecords):
-    """The parts of customer-information reports; a report is its parts by ``seq_no``."""
+    """The parts of customer-information reports; a report is its parts by ``seq_no``.
+
+    Personal data: readable only with ``ocpp201:customer_read`` (not support level 1 or vendors).
+    """
 
     name = "customerreport"
+    permission = "ocpp201:customer_read"
     model = CustomerReport
     schema = CustomerReportSchema
     filters = ("station_id", "request_id", "seq_no", "tbc", "generated_at", "received_at")

@@ -335,9 +335,10 @@ class StationRecords(ModelResource):
     """A read-only list of what OCPP 2.x stations report, at ``/api/ocpp201/{name}/``."""
 
     operations = ("list",)
+    permission: ClassVar[str] = READ
 
     def routes(self) -> list[Route]:
-        return [Route("GET", f"/api/ocpp201/{self.name}/", self.list_view, READ,
+        return [Route("GET", f"/api/ocpp201/{self.name}/", self.list_view, self.permission,
                       f"ocpp201-{self.name}-list", f"List {self.name} records", ("ocpp201",),
                       response_schema=self.schema, query_params=self._query_docs())]
 
