@@ -91,7 +91,8 @@ class VariableMonitor(VariableKey, Base):
     """A monitor on a variable (SetVariableMonitoring / NotifyMonitoringReport)."""
 
     __tablename__ = "ocpp201_variable_monitor"
-    __table_args__ = (Index("ix_ocpp201_variable_monitor_station", "station_id", "monitor_id"),)
+    __table_args__ = (Index("ix_ocpp201_variable_monitor_station", "station_id", "monitor_id",
+                            unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = _station_fk()
@@ -108,7 +109,8 @@ class DisplayMessage(Base):
     """A message shown on a station's display (SetDisplayMessage / NotifyDisplayMessages)."""
 
     __tablename__ = "ocpp201_display_message"
-    __table_args__ = (Index("ix_ocpp201_display_message_station", "station_id", "message_id"),)
+    __table_args__ = (Index("ix_ocpp201_display_message_station", "station_id", "message_id",
+                            unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = _station_fk()

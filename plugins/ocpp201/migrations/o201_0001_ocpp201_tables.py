@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ocpp201_display_message'))
     )
     with op.batch_alter_table('ocpp201_display_message', schema=None) as batch_op:
-        batch_op.create_index('ix_ocpp201_display_message_station', ['station_id', 'message_id'], unique=False)
+        batch_op.create_index('ix_ocpp201_display_message_station', ['station_id', 'message_id'], unique=True)
 
     op.create_table('ocpp201_installed_certificate',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ocpp201_variable_monitor'))
     )
     with op.batch_alter_table('ocpp201_variable_monitor', schema=None) as batch_op:
-        batch_op.create_index('ix_ocpp201_variable_monitor_station', ['station_id', 'monitor_id'], unique=False)
+        batch_op.create_index('ix_ocpp201_variable_monitor_station', ['station_id', 'monitor_id'], unique=True)
 
     # ### end Alembic commands ###
 
