@@ -331,7 +331,15 @@ class SchedulePeriodSchema(Schema):
     number_phases = fields.Integer(strict=True, validate=validate.Range(min=1, max=3))
 
 
+def _check_ascending(periods: list[dict[str, Any]]) -> None:
+    starts = [p["start_period"] for p in periods]
+    if starts and (starts[0] != 0 or starts != sorted(set(starts))):
+        raise ValidationError("periods must start at 0 and ascend", "charging_schedule_period")
+
+
 class ScheduleSchema(Schema):
+    """An OCPP 1.6 ChargingSchedule; OCPP 2.x stations get it as a one-schedule profile."""
+
     charging_rate_unit = fields.String(required=True, validate=one_of(("A", "W")))
     charging_schedule_period = fields.List(fields.Nested(SchedulePeriodSchema), required=True,
                                            validate=validate.Length(min=1, max=96))
@@ -341,22 +349,137 @@ class ScheduleSchema(Schema):
 
     @validates_schema
     def _periods_ascend(self, data: dict[str, Any], **_: object) -> None:
-        starts = [p["start_period"] for p in data.get("charging_schedule_period", [])]
-        if starts and (starts[0] != 0 or starts != sorted(set(starts))):
-            raise ValidationError("periods must start at 0 and ascend",
-                                  "charging_schedule_period")
+        _check_ascending(data.get("charging_schedule_period", []))
+
+
+OPERATION_MODES = ("Idle", "ChargingOnly", "CentralSetpoint", "ExternalSetpoint",
+                   "ExternalLimits", "CentralFrequency", "LocalFrequency", "LocalLoadBalancing")
+
+
+class FreqWattPointSchema(Schema):
+    frequency = fields.Decimal(required=True, validate=validate.Range(min=0),
+                               metadata={"description": "grid frequency in Hz"})
+    power = fields.Decimal(required=True, metadata={"description": "W; negative discharges"})
+
+
+class SignalWattPointSchema(Schema):
+    signal = fields.Integer(required=True, strict=True,
+                            metadata={"description": "an AFRRSignal value"})
+    power = fields.Decimal(required=True, metadata={"description": "W; negative discharges"})
+
+
+class SchedulePeriod2xSchema(Schema):
+    """An OCPP 2.0.1 / 2.1 period. The V2X fields (2.1) are in the schedule's rate unit,
+    negative for discharging; ``limit`` may be left out when an operation mode other than
+    ChargingOnly sets the power."""
+
+    start_period = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    limit = fields.Decimal(validate=validate.Range(min=0))
+    number_phases = fields.Integer(strict=True, validate=validate.Range(min=1, max=3))
+    phase_to_use = fields.Integer(strict=True, validate=validate.Range(min=1, max=3))
+    operation_mode = fields.String(validate=one_of(OPERATION_MODES))
+    setpoint = fields.Decimal()
+    setpoint_reactive = fields.Decimal()
+    discharge_limit = fields.Decimal(validate=validate.Range(max=0))
+    v2x_baseline = fields.Decimal(metadata={"description": "W"})
+    v2x_freq_watt_curve = fields.List(fields.Nested(FreqWattPointSchema),
+                                      validate=validate.Length(min=1, max=20))
+    v2x_signal_watt_curve = fields.List(fields.Nested(SignalWattPointSchema),
+                                        validate=validate.Length(min=1, max=20))
+    preconditioning_request = fields.Boolean()
+    evse_sleep = fields.Boolean()
+    # Per-phase values (limit_L2, setpoint_L3, …) are not taken: the ocpp package renames
+    # them on the way out (limitL2), so no station could be sent them.
+
+    @validates_schema
+    def _limit_when_needed(self, data: dict[str, Any], **_: object) -> None:
+        if data.get("operation_mode", "ChargingOnly") == "ChargingOnly" and "limit" not in data:
+            raise ValidationError("required unless an operation mode sets the power", "limit")
+
+
+class Schedule2xSchema(Schema):
+    """An OCPP 2.x ChargingSchedule (``id`` is unique within its profile)."""
+
+    id = fields.Integer(required=True, strict=True)
+    charging_rate_unit = fields.String(required=True, validate=one_of(("A", "W")))
+    charging_schedule_period = fields.List(fields.Nested(SchedulePeriod2xSchema), required=True,
+                                           validate=validate.Length(min=1, max=1024))
+    duration = fields.Integer(strict=True, validate=validate.Range(min=1))
+    start_schedule = fields.AwareDateTime()
+    min_charging_rate = fields.Decimal(validate=validate.Range(min=0))
+    power_tolerance = fields.Decimal()
+    randomized_delay = fields.Integer(strict=True, validate=validate.Range(min=0))
+    use_local_time = fields.Boolean()
+    signature_id = fields.Integer(strict=True, validate=validate.Range(min=0))
+    digest_value = fields.String(validate=validate.Length(max=88))
+    sales_tariff = fields.Dict(metadata={"description": "OCPP SalesTariffType, snake_case"})
+    price_level_schedule = fields.Dict(
+        metadata={"description": "OCPP 2.1 PriceLevelScheduleType, snake_case"})
+    # limit_at_soc and absolute_price_schedule are not taken: the ocpp package misnames their
+    # soc and priceScheduleID on the way out.
+
+    @validates_schema
+    def _periods_ascend(self, data: dict[str, Any], **_: object) -> None:
+        _check_ascending(data.get("charging_schedule_period", []))
+
+
+class ProfileSchedules2xSchema(Schema):
+    """The schedules of an OCPP 2.x profile (one to three) and its other 2.x fields."""
+
+    charging_schedules = fields.List(fields.Nested(Schedule2xSchema), required=True,
+                                     validate=validate.Length(min=1, max=3))
+    max_offline_duration = fields.Integer(strict=True)
+    invalid_after_offline_duration = fields.Boolean()
+    dyn_update_interval = fields.Integer(strict=True, validate=validate.Range(min=0))
+    dyn_update_time = fields.AwareDateTime()
+    price_schedule_signature = fields.String(validate=validate.Length(max=256))
+
+    @validates_schema
+    def _unique_ids(self, data: dict[str, Any], **_: object) -> None:
+        ids = [s["id"] for s in data.get("charging_schedules", [])]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("schedule ids must differ", "charging_schedules")
+
+
+class ProfileScheduleField(fields.Field[dict[str, Any]]):
+    """An OCPP 1.6 schedule, or ``{"charging_schedules": [...], ...}`` for OCPP 2.x.
+
+    Shown as stored, so nothing a station reported is filtered away; copies on stations also
+    hold the 2.x ``transaction_id``, a reported profile's ``charging_limit_source`` and
+    ``request_id``, and the last ``dynamic_update`` the station accepted.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object")
+        shape = ProfileSchedules2xSchema() if "charging_schedules" in value else ScheduleSchema()
+        return shape.load(value)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
 
 
 class ChargingProfileSchema(Schema):
     id = fields.Integer(dump_only=True)
     stack_level = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     purpose = fields.String(required=True, validate=one_of(
-        ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")))
-    kind = fields.String(required=True, validate=one_of(("Absolute", "Recurring", "Relative")))
+        ("ChargePointMaxProfile", "ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile",
+         "PriorityCharging", "LocalGeneration")),
+        metadata={"description": "ChargePointMaxProfile (1.6) and ChargingStationMaxProfile "
+                                 "(2.x) name the same purpose; PriorityCharging and "
+                                 "LocalGeneration are OCPP 2.1"})
+    kind = fields.String(required=True, validate=one_of(
+        ("Absolute", "Recurring", "Relative", "Dynamic")),
+        metadata={"description": "Dynamic is OCPP 2.1"})
     recurrency_kind = fields.String(allow_none=True, validate=one_of(("Daily", "Weekly")))
     valid_from = fields.AwareDateTime(allow_none=True)
     valid_to = fields.AwareDateTime(allow_none=True)
-    schedule = fields.Nested(ScheduleSchema, required=True)
+    schedule = ProfileScheduleField(required=True, metadata={
+        "description": "An OCPP 1.6 ChargingSchedule (charging_rate_unit, "
+                       "charging_schedule_period, ...), sent to OCPP 2.x stations as one "
+                       "schedule; or, for OCPP 2.x only, {\"charging_schedules\": [...]} with "
+                       "the 2.x schedules (2.1 periods with operation modes and setpoints)",
+        "type": "object"})
     source = fields.String(dump_only=True)
     station_id = fields.String(dump_only=True)
     evse_number = fields.Integer(dump_only=True)
