@@ -380,7 +380,8 @@ class ChargingProfile(Base):
     )
     ocpp_profile_id: Mapped[int | None] = mapped_column(Integer)
     stack_level: Mapped[int] = mapped_column(Integer, default=0)
-    purpose: Mapped[str] = mapped_column(String(32), default="TxDefaultProfile")
+    # OCPP 2.x purposes reach 34 characters (ChargingStationExternalConstraints)
+    purpose: Mapped[str] = mapped_column(String(40), default="TxDefaultProfile")
     kind: Mapped[str] = mapped_column(String(16), default="Absolute")
     recurrency_kind: Mapped[str | None] = mapped_column(String(16))
     valid_from: Mapped[dt.datetime | None]

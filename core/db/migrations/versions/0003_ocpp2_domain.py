@@ -1,4 +1,4 @@
-"""OCPP 2.x domain: id token options, vehicles, charging needs
+"""OCPP 2.x domain: id token options, vehicles, charging needs, longer profile purposes
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('charging_profile', schema=None) as batch_op:
+        batch_op.alter_column('purpose', existing_type=sa.String(length=32),
+                              type_=sa.String(length=40), existing_nullable=False)
+
     with op.batch_alter_table('id_token', schema=None) as batch_op:
         batch_op.add_column(sa.Column('charging_priority', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('personal_message', sa.JSON(), nullable=True))
@@ -71,6 +75,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('charging_profile', schema=None) as batch_op:
+        batch_op.alter_column('purpose', existing_type=sa.String(length=40),
+                              type_=sa.String(length=32), existing_nullable=False)
     op.drop_table('charging_need')
     op.drop_table('vehicle')
     with op.batch_alter_table('id_token', schema=None) as batch_op:
