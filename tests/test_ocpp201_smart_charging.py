@@ -451,7 +451,8 @@ async def test_reported_profiles_replace_earlier_reports(openv2x_server, openv2x
     await disconnect(station)
 
 
-async def test_external_constraints_are_reported_and_not_cleared_by_us(openv2x_server):
+async def test_external_constraints_are_reported_and_not_cleared_by_us(openv2x_server,
+                                                                     openv2x_db_url):
     server = await openv2x_server()
     await setup(server)
     station = await connect(server, "CS1", version="2.0.1", station_cls=SmartStation201)
