@@ -89,3 +89,23 @@ async def test_rest_commands_reach_2x_stations(openv2x_server, version):
                                 headers=headers) as resp:
         assert resp.status == (400 if version == "2.0.1" else 200), await resp.text()
     await disconnect(station)
+
+
+def test_wire_names_follow_the_schema_where_the_package_rule_fails():
+    from core.ocpp.guard import validated_request
+
+    period = {"start_period": 0, "limit": 11000, "limit_l2": 3000.5, "setpoint_l3": -1000,
+              "operation_mode": "CentralSetpoint"}
+    payload = {"evse_id": 1, "charging_profile": {
+        "id": 1, "stack_level": 0, "charging_profile_purpose": "TxDefaultProfile",
+        "charging_profile_kind": "Absolute", "charging_schedule": [{
+            "id": 1, "charging_rate_unit": "W", "charging_schedule_period": [period]}]}}
+    wire = validated_request("2.1", "SetChargingProfile", payload)
+    [sent] = wire["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"]
+    assert sent == {"startPeriod": 0, "limit": 11000, "limit_L2": 3000.5, "setpoint_L3": -1000,
+                    "operationMode": "CentralSetpoint"}
+    # Vendor data keeps its keys; unknown fields are refused, not renamed into validity.
+    data = validated_request("2.0.1", "DataTransfer", {"vendor_id": "v", "data": {"a_b": 1}})
+    assert data == {"vendorId": "v", "data": {"a_b": 1}}
+    with pytest.raises(Exception, match="SetChargingProfile"):
+        validated_request("2.1", "SetChargingProfile", {**payload, "bogus_field": 1})

@@ -42,14 +42,14 @@ Prepare = Callable[[web.Application, str, str, dict[str, Any]],
 class CommandSet:
     """The commands one plugin serves under ``/api/{prefix}/``.
 
-    ``actions`` maps the lower-case path segment to the OCPP action; ``call_modules`` maps each
-    OCPP version served to the package's ``call`` module, which builds and names the requests.
+    ``actions`` maps the lower-case path segment to the OCPP action; ``versions`` are the OCPP
+    versions whose stations are served here.
     ``prepare`` may turn a path segment and body into the action and request to send.
     """
 
     prefix: str
     actions: Mapping[str, str]
-    call_modules: Mapping[str, Any]
+    versions: tuple[str, ...]
     prepare: Prepare | None = None
 
 
@@ -76,16 +76,16 @@ def command_view(commands: CommandSet) -> Callable[[web.Request], Awaitable[web.
             station = await session.get(ChargingStation, station_id)
         if station is None:
             raise not_found("chargepoint")
-        version = station.ocpp_version or next(iter(commands.call_modules))
-        if version not in commands.call_modules:
+        version = station.ocpp_version or commands.versions[0]
+        if version not in commands.versions:
             raise ApiError(409, "wrong_protocol",
                            f"station {station_id} speaks OCPP {version}, not "
-                           f"{' or '.join(commands.call_modules)}")
+                           f"{' or '.join(commands.versions)}")
         action = commands.actions[segment]
         if commands.prepare is not None:
             action, body = await commands.prepare(app, station_id, segment, body)
         try:
-            await validated_request(commands.call_modules[version], version, action, body)
+            validated_request(version, action, body)
         except InvalidCommand as exc:
             raise bad_request(str(exc), {"fields": sorted(body)}, "invalid_command") from None
         timeout = app[appkeys.CONFIG]["ocpp"]["call_timeout"]

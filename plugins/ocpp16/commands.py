@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from ocpp.v16 import call
 
 from core import appkeys
 from core.db.models import ChargingProfile
@@ -74,7 +73,7 @@ async def prepare(app: web.Application, station_id: str, segment: str,
 
 
 COMMAND_SET = CommandSet("ocpp16", {**BY_PATH, STORED_PROFILE: "SetChargingProfile"},
-                         {"1.6": call}, prepare)
+                         ("1.6",), prepare)
 
 
 def command_routes() -> list[Route]:

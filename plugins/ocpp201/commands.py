@@ -3,7 +3,9 @@
 One endpoint serves OCPP 2.0.1 and 2.1 stations; the body is validated against the schema of
 the version the station speaks, so a 2.1-only command sent to a 2.0.1 station is refused (400)
 before anything is sent. A SendLocalList without ``local_authorization_list`` is built from the
-id tags with the next list version. Mechanics: :mod:`core.ocpp.rest_commands`.
+id tags with the next list version; ``sendchargingprofile`` sends a profile stored at
+``/api/chargingprofile/`` (``{"profile_id", "evse_id", "transaction_id"?}``).
+Mechanics: :mod:`core.ocpp.rest_commands`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from ocpp.v21 import call as call21
-from ocpp.v201 import call as call201
 
 from core import appkeys
 from core.ocpp.rest_commands import CommandSet, command_route
 from core.rest.routes import Route
 from plugins.ocpp201.authorization import local_list
+from plugins.ocpp201.smart_charging import stored_profile_request
 
 COMMANDS_201 = (
     "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
@@ -36,14 +37,19 @@ COMMANDS_21 = (
     "AFRRSignal", "AdjustPeriodicEventStream", "ChangeTransactionTariff", "ClearDERControl",
     "ClearTariffs", "GetDERControl", "GetPeriodicEventStream", "GetTariffs",
     "NotifyAllowedEnergyTransfer", "RequestBatterySwap", "SetDERControl", "SetDefaultTariff",
-    "UpdateDynamicSchedule", "UsePriorityCharging",
+    "UpdateDynamicSchedule", "UsePriorityCharging", "NotifyWebPaymentStarted",
 )
-ACTIONS = {name.lower(): name for name in (*COMMANDS_201, *COMMANDS_21)}
+# Sends a profile stored at /api/chargingprofile/ as SetChargingProfile.
+STORED_PROFILE = "sendchargingprofile"
+ACTIONS = {**{name.lower(): name for name in (*COMMANDS_201, *COMMANDS_21)},
+           STORED_PROFILE: "SetChargingProfile"}
 
 
 async def prepare(app: web.Application, station_id: str, segment: str,
                   body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A SendLocalList without a list is built from the id tags (Full or Differential)."""
+    """Load a stored profile, or build a local list from the id tags when none is given."""
+    if segment == STORED_PROFILE:
+        return "SetChargingProfile", await stored_profile_request(app, body)
     action = ACTIONS[segment]
     if action == "SendLocalList" and "local_authorization_list" not in body:
         async with app[appkeys.DB].transaction() as work:
@@ -52,7 +58,7 @@ async def prepare(app: web.Application, station_id: str, segment: str,
     return action, body
 
 
-COMMAND_SET = CommandSet("ocpp201", ACTIONS, {"2.0.1": call201, "2.1": call21}, prepare)
+COMMAND_SET = CommandSet("ocpp201", ACTIONS, ("2.0.1", "2.1"), prepare)
 
 
 def command_routes() -> list[Route]:

@@ -25,29 +25,22 @@ from aiohttp import web
 from marshmallow import Schema, fields
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
-from ocpp.v21 import call as call21
-from ocpp.v201 import call as call201
 from sqlalchemy import ColumnElement, CursorResult, Update, delete, select, update
 
 from core import appkeys
-from core.auth import principal_of
 from core.db import Work
-from core.db.models import ChargingNeed, ChargingProfile, ChargingStation, Transaction
+from core.db.models import ChargingNeed, ChargingProfile, Transaction
 from core.db.types import utcnow
-from core.dispatch import CommandError, InvalidCommand
 from core.events import Event
 from core.json import dumps
-from core.ocpp.guard import Effect, validated_request
-from core.ocpp.rest_commands import error_for
+from core.ocpp.guard import Effect
 from core.ocpp.times import iso, parse_time
-from core.rest.body import json_object
-from core.rest.errors import ApiError, bad_request, not_found
-from core.rest.resource import ModelResource, json_response
+from core.rest.errors import bad_request, not_found
+from core.rest.resource import ModelResource
 from core.rest.routes import Route
 from plugins.ocpp201.base import HandlerBase
 from plugins.ocpp201.models import ChargingLimit
 
-CALLS = {"2.0.1": call201, "2.1": call21}
 # Profiles that still apply on the station: accepted when we set them, or reported by it.
 ACTIVE = ("Accepted", "Reported")
 # The CSMS cannot set or clear these; the station's external controller does (K01, K10).
@@ -442,43 +435,6 @@ async def stored_profile_request(app: web.Application, body: dict[str, Any]) -> 
             "charging_profile": profile_2x(profile, body.get("transaction_id"))}
 
 
-async def send_stored_profile(request: web.Request) -> web.Response:
-    """Send a profile stored at /api/chargingprofile/ to an OCPP 2.0.1 or 2.1 station."""
-    station_id = request.match_info["chargepoint_id"]
-    body = await json_object(request)
-    sync = body.pop("sync", True)
-    if not isinstance(sync, bool):
-        raise bad_request("sync must be true or false", {"sync": ["not a boolean"]})
-    app = request.app
-    async with app[appkeys.DB].session() as session:
-        station = await session.get(ChargingStation, station_id)
-    if station is None:
-        raise not_found("chargepoint")
-    version = station.ocpp_version or "2.0.1"
-    if version not in CALLS:
-        raise ApiError(409, "wrong_protocol",
-                       f"station {station_id} speaks OCPP {version}, not 2.0.1 or 2.1")
-    payload = await stored_profile_request(app, body)
-    try:
-        await validated_request(CALLS[version], version, "SetChargingProfile", payload)
-    except InvalidCommand as exc:
-        raise bad_request(str(exc), {"profile_id": body["profile_id"]}, "invalid_command"
-                          ) from None
-    timeout = app[appkeys.CONFIG]["ocpp"]["call_timeout"]
-    if not sync:
-        principal = principal_of(request)
-        task_id = await app[appkeys.TASKS].submit(
-            station_id, "SetChargingProfile", payload,
-            user_id=principal.user_id if principal else None, timeout=timeout)
-        return json_response({"task_id": task_id}, status=202)
-    try:
-        answer = await app[appkeys.DISPATCHER].call(station_id, "SetChargingProfile", payload,
-                                                    timeout)
-    except CommandError as exc:
-        raise error_for(exc) from None
-    return json_response(answer)
-
-
 class ChargingLimitSchema(Schema):
     id = fields.Integer(dump_only=True)
     station_id = fields.String(dump_only=True)
@@ -552,9 +508,5 @@ class ChargingNeedResource(ReadOnly201):
 
 
 def routes() -> list[Route]:
-    """Read access to limits and needs; sending a stored profile to a 2.x station."""
-    send = Route("POST", "/api/ocpp201/sendchargingprofile/{chargepoint_id}/",
-                 send_stored_profile, "command:send", "ocpp201-sendchargingprofile",
-                 "Send a stored charging profile to an OCPP 2.0.1 or 2.1 station",
-                 ("ocpp201",))
-    return [send, *ChargingLimitResource().routes(), *ChargingNeedResource().routes()]
+    """Read access to limits and needs (stored profiles are sent by ``sendchargingprofile``)."""
+    return [*ChargingLimitResource().routes(), *ChargingNeedResource().routes()]
