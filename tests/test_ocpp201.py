@@ -61,6 +61,10 @@ async def test_unknown_and_other_version_messages_get_callerrors(openv2x_server)
                           '"activated": true}]')
         answer = json.loads((await ws.receive()).data)
         assert answer[:3] == [4, "p1", "NotSupported"]
+        # SEND frames (type 6) only exist from OCPP 2.1 on.
+        await ws.send_str('[6, "s1", "Heartbeat", {}]')
+        answer = json.loads((await ws.receive()).data)
+        assert answer[:3] == [4, "s1", "PropertyConstraintViolation"]
         await ws.send_str('[2, "p2", "Heartbeat", {"extra": 1}]')
         answer = json.loads((await ws.receive()).data)
         assert answer[:3] == [4, "p2", "FormatViolation"]

@@ -440,7 +440,12 @@ async def test_payment_battery_swap_and_event_streams(openv2x_server, openv2x_db
         battery_data=[{"evse_id": 1, "serial_number": "BAT-9", "so_c": 81.5, "so_h": 97}]))
     opened = await station.call(calls.OpenPeriodicEventStream(constant_stream_data={
         "id": 2, "variable_monitoring_id": 9, "params": {"interval": 10, "values": 6}}))
-    assert (opened.status, opened.status_info["reason_code"]) == ("Rejected", "NotSupported")
+    assert opened.status == "Accepted"
+    # The stream's data comes as SEND frames (message type 6): handled, never answered.
+    await station.ws.send_str('[6, "s-1", "NotifyPeriodicEventStream", {"id": 2, "pending": 0, '
+                              '"basetime": "2026-11-24T10:00:00Z", "data": '
+                              '[{"t": 0, "v": "21.5"}, {"t": 10, "v": "21.7"}]}]')
+    await station.ws.send_str('[6, "s-2", "NotifyPeriodicEventStream", {"id": "bad"}]')
     await station.call(calls.ClosePeriodicEventStream(id=2))
 
     [tx] = await rows(server, Transaction)
@@ -453,8 +458,11 @@ async def test_payment_battery_swap_and_event_streams(openv2x_server, openv2x_db
     [swap] = await named(server, events, "battery_swap.reported")
     assert (swap["event_type"], swap["id_token"], swap["batteries"][0]["soc"]) == (
         "BatteryIn", "SWAP-1", 81.5)
-    [refused] = await named(server, events, "periodic_event_stream.refused")
-    assert (refused["stream_id"], refused["interval"]) == (2, 10)
+    [opened] = await named(server, events, "periodic_event_stream.opened")
+    assert (opened["stream_id"], opened["interval"]) == (2, 10)
+    [streamed] = await named(server, events, "periodic_event_stream.data")
+    assert streamed["values"] == [{"at": "2026-11-24T10:00:00Z", "value": "21.5"},
+                                  {"at": "2026-11-24T10:00:10Z", "value": "21.7"}]
     [closed] = await named(server, events, "periodic_event_stream.closed")
     assert closed["stream_id"] == 2
     await disconnect(station)

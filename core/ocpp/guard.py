@@ -140,9 +140,13 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
                 _unique_id(raw_msg[:200])))
             return
         try:
-            msg = decode(raw_msg)
+            msg = decode(raw_msg, sends=self._ocpp_version != "1.6" and
+                         self._ocpp_version != "2.0.1")
         except OCPPError as error:
             await self._send_error(_unique_id(raw_msg), error)
+            return
+        if isinstance(msg, Send):
+            await self._handle_send(msg)
             return
         if msg.message_type_id == MessageType.Call:
             if not isinstance(msg.unique_id, str) or not isinstance(msg.action, str) or not \
@@ -199,6 +203,25 @@ class GuardedChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no ty
             hook = after(self, **kwargs)
             if inspect.isawaitable(hook):
                 _background(hook)
+
+    async def _handle_send(self, msg: Send) -> None:
+        """An OCPP 2.1 SEND (message type 6): handled like a call, but never answered.
+
+        Nothing may go back to the station, so what is wrong with it is logged instead.
+        """
+        routes: dict[str, Any] = self.route_map.get(str(msg.action)) or {}
+        if not isinstance(msg.payload, dict) or "_on_action" not in routes:
+            log.warning("%s: SEND %r dropped: not a message we handle", self.id, msg.action)
+            return
+        try:
+            check(self._ocpp_version, msg.action, "request", msg.payload)
+            result = routes["_on_action"](self, **snake_keys(msg.payload))
+            if inspect.isawaitable(result):
+                await result
+        except OCPPError as error:
+            log.warning("%s: SEND %s dropped: %s", self.id, msg.action, _cause(error))
+        except Exception:
+            log.exception("%s: handling SEND %s failed", self.id, msg.action)
 
     async def checked_payload(self, msg: Call) -> dict[str, Any]:
         """The payload to handle, or the OCPP error for an invalid one.
@@ -328,8 +351,20 @@ def _background(hook: Awaitable[Any]) -> None:
     task.add_done_callback(_HOOKS.discard)
 
 
-def decode(raw: str) -> Call | CallResult | CallError:
-    """An OCPP-J frame as the package's message object; OCPP errors for what is not one."""
+class Send:
+    """An OCPP 2.1 SEND frame ``[6, id, action, payload]``: a call that expects no answer."""
+
+    message_type_id = 6
+
+    def __init__(self, unique_id: Any, action: Any, payload: Any) -> None:
+        self.unique_id, self.action, self.payload = unique_id, action, payload
+
+
+def decode(raw: str, *, sends: bool = False) -> Call | CallResult | CallError | Send:
+    """An OCPP-J frame as a message object; OCPP errors for what is not one.
+
+    SEND frames exist from OCPP 2.1 on (``sends``); before, type 6 is an invalid type.
+    """
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -340,11 +375,13 @@ def decode(raw: str) -> Call | CallResult | CallError:
         raise ProtocolError(details={"cause": "Message does not contain MessageTypeId"})
     kind = frame[0]
     cls = MESSAGE_TYPES.get(kind) if type(kind) is int else None
+    if kind == 6 and type(kind) is int and sends:
+        cls = Send
     if cls is None:
         raise PropertyConstraintViolationError(
             details={"cause": f"MessageTypeId {str(kind)[:20]!r} isn't valid"})
     try:
-        message: Call | CallResult | CallError = cls(*frame[1:])
+        message: Call | CallResult | CallError | Send = cls(*frame[1:])
     except TypeError:
         raise ProtocolError(details={"cause": "Message is missing elements."}) from None
     return message

@@ -383,16 +383,24 @@ class V2xHandlers(HandlerBase):
     @on("OpenPeriodicEventStream")
     async def on_open_periodic_event_stream(self, constant_stream_data: dict[str, Any],
                                             **_: Any) -> dict[str, Any]:
-        """Refused: the stream's NotifyPeriodicEventStream are SEND frames (OCPP-J message
-        type 6), which this CSMS does not receive, so accepting would lose the data."""
+        """Accepted: the stream's data comes as NotifyPeriodicEventStream SEND frames."""
         params = constant_stream_data.get("params") or {}
-        await self._publish("periodic_event_stream.refused", {
+        await self._publish("periodic_event_stream.opened", {
             "stream_id": constant_stream_data["id"],
             "variable_monitoring_id": constant_stream_data["variable_monitoring_id"],
             "interval": params.get("interval"), "values": params.get("values")})
-        return {"status": "Rejected", "status_info": {
-            "reason_code": "NotSupported",
-            "additional_info": "periodic event streams are not received"}}
+        return {"status": "Accepted"}
+
+    @on("NotifyPeriodicEventStream")
+    async def on_periodic_event_stream(self, id: int, pending: int, basetime: str,
+                                       data: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        """One batch of a stream (a SEND: never answered); each value at basetime + t s."""
+        base = parse_time(basetime)
+        await self._publish("periodic_event_stream.data", {
+            "stream_id": id, "pending": pending,
+            "values": [{"at": iso(base + dt.timedelta(seconds=float(item["t"]))),
+                        "value": item["v"]} for item in data]})
+        return {}
 
     @on("ClosePeriodicEventStream")
     async def on_close_periodic_event_stream(self, id: int, **_: Any) -> dict[str, Any]:
