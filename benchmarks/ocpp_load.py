@@ -1,10 +1,12 @@
-"""OCPP 1.6 load: OpenV2X (``openv2x serve``, SQLite) against a bare central system, one run.
+"""OCPP load: OpenV2X (``openv2x serve``, SQLite) against a bare central system, one run.
 
 The load generator runs in its own process and speaks raw OCPP-J frames (so the client side
-costs little): N stations connect and boot, start a transaction, then send MeterValues
-(5 sampled values each). Two measurements per target:
+costs little), OCPP 1.6 or 2.0.1 (``--ocpp``): N stations connect, boot, report status and
+start a transaction (1.6 StartTransaction; 2.0.1 TransactionEvent Started), then send meter
+values with 5 sampled values each (1.6 MeterValues; 2.0.1 TransactionEvent Updated). Two
+measurements per target:
 
-- saturation: every station sends its next MeterValues as soon as the previous one is
+- saturation: every station sends its next meter values as soon as the previous ones are
   answered, for D seconds -> answers/s and latency percentiles;
 - paced: the total rate is fixed at half the baseline's saturation rate -> p99 latency.
 
@@ -15,7 +17,8 @@ costs little): N stations connect and boot, start a transaction, then send Meter
 Also printed: server CPU per answered message at saturation and messages lost (sent but never
 answered).
 
-    python benchmarks/ocpp_load.py [--stations 100] [--duration 8] [--idle 10000]
+    python benchmarks/ocpp_load.py [--ocpp 1.6|2.0.1] [--stations 100] [--duration 8]
+                                   [--idle 10000]
 """
 
 from __future__ import annotations
@@ -51,16 +54,40 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def meter_values(tx_id: int, n: int) -> dict:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"connectorId": 1, "transactionId": tx_id, "meterValue": [{
-        "timestamp": stamp, "sampledValue": [
-            {"value": str(1000 + n * 10), "measurand": "Energy.Active.Import.Register",
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def samples_16(n: int) -> list[dict]:
+    return [{"value": str(1000 + n * 10), "measurand": "Energy.Active.Import.Register",
              "unit": "Wh"},
             {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
             {"value": "16.0", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
             {"value": "230.0", "measurand": "Voltage", "unit": "V", "phase": "L1-N"},
-            {"value": "55", "measurand": "SoC", "unit": "Percent"}]}]}
+            {"value": "55", "measurand": "SoC", "unit": "Percent"}]
+
+
+def samples_201(n: int) -> list[dict]:
+    """The same five readings as OCPP 2.0.1 numbers with their unit of measure."""
+    return [{"value": 1000 + n * 10, "measurand": "Energy.Active.Import.Register",
+             "unitOfMeasure": {"unit": "Wh"}},
+            {"value": 11000, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+            {"value": 16.0, "measurand": "Current.Import", "phase": "L1",
+             "unitOfMeasure": {"unit": "A"}},
+            {"value": 230.0, "measurand": "Voltage", "phase": "L1-N",
+             "unitOfMeasure": {"unit": "V"}},
+            {"value": 55, "measurand": "SoC", "unitOfMeasure": {"unit": "Percent"}}]
+
+
+def meter_message(version: str, tx_id: int | str, n: int) -> tuple[str, dict]:
+    """The n-th meter reading of a transaction, as the version sends it."""
+    if version == "1.6":
+        return "MeterValues", {"connectorId": 1, "transactionId": tx_id, "meterValue": [
+            {"timestamp": now(), "sampledValue": samples_16(n)}]}
+    return "TransactionEvent", {
+        "eventType": "Updated", "timestamp": now(), "triggerReason": "MeterValuePeriodic",
+        "seqNo": n + 1, "transactionInfo": {"transactionId": tx_id, "chargingState": "Charging"},
+        "meterValue": [{"timestamp": now(), "sampledValue": samples_201(n)}]}
 
 
 class Station:
@@ -78,24 +105,50 @@ class Station:
                 return frame[2]
 
 
-async def generator(url: str, stations: int, duration: float, rate: float,
+async def boot(station: Station, version: str, vendor: str, status: str) -> None:
+    """BootNotification and the connector's StatusNotification."""
+    if version == "1.6":
+        await station.call("BootNotification", {"chargePointVendor": vendor,
+                                                "chargePointModel": "Gen"})
+        await station.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError",
+                                                  "status": status})
+        return
+    await station.call("BootNotification", {"chargingStation": {"vendorName": vendor,
+                                                                "model": "Gen"},
+                                            "reason": "PowerUp"})
+    await station.call("StatusNotification", {
+        "timestamp": now(), "connectorStatus": "Occupied" if status == "Charging" else status,
+        "evseId": 1, "connectorId": 1})
+
+
+async def start_transaction(station: Station, version: str) -> int | str:
+    if version == "1.6":
+        started = await station.call("StartTransaction", {
+            "connectorId": 1, "idTag": "LOAD", "meterStart": 0, "timestamp": now()})
+        return int(started["transactionId"])
+    tx_id = str(uuid.uuid4())
+    await station.call("TransactionEvent", {
+        "eventType": "Started", "timestamp": now(), "triggerReason": "CablePluggedIn",
+        "seqNo": 0, "transactionInfo": {"transactionId": tx_id, "chargingState": "Charging"},
+        "evse": {"id": 1, "connectorId": 1}, "idToken": {"idToken": "LOAD", "type": "ISO14443"},
+        "meterValue": [{"timestamp": now(), "sampledValue": [{
+            "value": 0, "context": "Transaction.Begin",
+            "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}]}]})
+    return tx_id
+
+
+async def generator(version: str, url: str, stations: int, duration: float, rate: float,
                     wait: bool) -> dict:
     """Run in the load process; returns the measurements as a dict."""
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-    fleet: list[tuple[Station, int]] = []
+    fleet: list[tuple[Station, int | str]] = []
 
     async def join(i: int) -> None:
-        ws = await http.ws_connect(f"{url}/LOAD{i:05d}", protocols=("ocpp1.6",),
+        ws = await http.ws_connect(f"{url}/LOAD{i:05d}", protocols=(f"ocpp{version}",),
                                    heartbeat=None, timeout=aiohttp.ClientWSTimeout(ws_close=5))
         station = Station(ws)
-        await station.call("BootNotification", {"chargePointVendor": "Load",
-                                                "chargePointModel": "Gen"})
-        await station.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError",
-                                                  "status": "Charging"})
-        started = await station.call("StartTransaction", {
-            "connectorId": 1, "idTag": "LOAD", "meterStart": 0,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        fleet.append((station, started["transactionId"]))
+        await boot(station, version, "Load", "Charging")
+        fleet.append((station, await start_transaction(station, version)))
 
     for chunk in range(0, stations, 50):
         await asyncio.gather(*(join(i) for i in range(chunk, min(stations, chunk + 50))))
@@ -109,7 +162,7 @@ async def generator(url: str, stations: int, duration: float, rate: float,
     deadline = time.perf_counter() + duration
     interval = len(fleet) / rate if rate else 0.0
 
-    async def drive(station: Station, tx_id: int, offset: float) -> None:
+    async def drive(station: Station, tx_id: int | str, offset: float) -> None:
         nonlocal sent, answered
         n = 0
         next_at = time.perf_counter() + offset
@@ -120,7 +173,7 @@ async def generator(url: str, stations: int, duration: float, rate: float,
             began = time.perf_counter()
             sent += 1
             try:
-                await asyncio.wait_for(station.call("MeterValues", meter_values(tx_id, n)), 30)
+                await asyncio.wait_for(station.call(*meter_message(version, tx_id, n)), 30)
             except (TimeoutError, RuntimeError, aiohttp.ClientError):
                 continue
             answered += 1
@@ -145,10 +198,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_generator(url: str, stations: int, duration: float, rate: float,
+def run_generator(version: str, url: str, stations: int, duration: float, rate: float,
                   server_pid: int) -> dict:
     """Start the generator process; measure the server's CPU while it drives the load."""
-    cmd = [sys.executable, __file__, "--generator", url, str(stations), str(duration),
+    cmd = [sys.executable, __file__, "--generator", version, url, str(stations), str(duration),
            str(rate), "wait"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
@@ -162,19 +215,15 @@ def run_generator(url: str, stations: int, duration: float, rate: float,
     return result
 
 
-async def idle_fleet(url: str, total: int, report: int) -> None:
+async def idle_fleet(version: str, url: str, total: int, report: int) -> None:
     """Connect ``total`` stations 200 at a time; print a line at ``report`` and at ``total``."""
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     sockets: list[aiohttp.ClientWebSocketResponse] = []
 
     async def join(i: int) -> None:
-        ws = await http.ws_connect(f"{url}/IDLE{i:05d}", protocols=("ocpp1.6",),
+        ws = await http.ws_connect(f"{url}/IDLE{i:05d}", protocols=(f"ocpp{version}",),
                                    heartbeat=None, timeout=aiohttp.ClientWSTimeout(ws_close=5))
-        station = Station(ws)
-        await station.call("BootNotification", {"chargePointVendor": "Idle",
-                                                "chargePointModel": "Gen"})
-        await station.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError",
-                                                  "status": "Available"})
+        await boot(Station(ws), version, "Idle", "Available")
         sockets.append(ws)
 
     began = time.perf_counter()
@@ -190,10 +239,10 @@ async def idle_fleet(url: str, total: int, report: int) -> None:
     await http.close()
 
 
-def run_idle(url: str, total: int, server_pid: int) -> dict:
+def run_idle(version: str, url: str, total: int, server_pid: int) -> dict:
     """Marginal and total server RSS per idle connection, and the storm's duration."""
     first = min(500, total // 2)
-    cmd = [sys.executable, __file__, "--idle", url, str(total), str(first)]
+    cmd = [sys.executable, __file__, "--idle", version, url, str(total), str(first)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
     readings = []
@@ -251,6 +300,8 @@ def start_baseline(port: int) -> subprocess.Popen:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6",
+                        help="protocol the stations speak")
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--idle", type=int, default=10000,
@@ -266,17 +317,17 @@ def main() -> None:
             proc = start_openv2x(workdir, port) if workdir else start_baseline(port)
             try:
                 url = f"ws://127.0.0.1:{port}/ocpp"
-                sat = run_generator(url, args.stations, args.duration, 0.0, proc.pid)
+                sat = run_generator(args.ocpp, url, args.stations, args.duration, 0.0, proc.pid)
                 if workdir is None:
                     baseline_rate = sat["rate"]
-                paced = run_generator(url, args.stations, args.duration, baseline_rate / 2,
-                                      proc.pid)
-                idle = run_idle(url, args.idle, proc.pid) if args.idle else None
+                paced = run_generator(args.ocpp, url, args.stations, args.duration,
+                                      baseline_rate / 2, proc.pid)
+                idle = run_idle(args.ocpp, url, args.idle, proc.pid) if args.idle else None
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
             rows.append((name, sat, paced, idle))
-    print(f"\n{args.stations} stations, {args.duration:g} s per measurement, "
+    print(f"\nOCPP {args.ocpp}, {args.stations} stations, {args.duration:g} s per measurement, "
           f"paced rate = half the baseline's saturation ({baseline_rate / 2:.0f}/s)")
     print("| target | saturation msg/s | p50 / p95 / p99 ms at saturation | p99 ms paced "
           "| server CPU µs/msg | lost |")
@@ -298,10 +349,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--idle":
-        asyncio.run(idle_fleet(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+        asyncio.run(idle_fleet(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--generator":
-        url, n, duration, rate, ready = sys.argv[2:7]
-        stats = asyncio.run(generator(url, int(n), float(duration), float(rate),
+        version, url, n, duration, rate, ready = sys.argv[2:8]
+        stats = asyncio.run(generator(version, url, int(n), float(duration), float(rate),
                                       ready == "wait"))
         print(json.dumps(stats))
     else:

@@ -28,6 +28,7 @@ from core.plugins import PluginError, describe_plugins
 from core.rbac import ROLES
 from core.rest.schemas import OCPP_VERSIONS, STATION_ID
 from core.secrets import load_keys
+from core.simulator.cli import add_command as add_simulate_command
 from core.tls import server_context
 from core.users import NewUser, UserError, create_user
 
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade = db.add_parser("upgrade", help="apply pending migrations", parents=[common])
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    add_simulate_command(sub)
     return parser
 
 

@@ -185,3 +185,5 @@ def test_simulate_validates_its_arguments(tmp_path):
         cli(tmp_path, "simulate", "--url", "http://x/ocpp"))
     bad = cli(tmp_path, "simulate", "--url", "ws://127.0.0.1:9/ocpp", "--stations", "0")
     assert bad.returncode == 2 and "must be at least 1" in bad.stderr
+    bad = cli(tmp_path, "simulate", "--url", "ws://127.0.0.1:9/ocpp", "--ocpp", "3.0")
+    assert bad.returncode == 2 and "invalid choice: '3.0'" in bad.stderr

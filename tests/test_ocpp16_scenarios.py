@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from core import appkeys
 from core.db.models import ChargingStation, IdToken, MeterValue, StatusNotification, Transaction
-from plugins.ocpp16.simulator import Counters, SimConfig, run_fleet, run_station
+from core.simulator.base import Counters, SimConfig
+from core.simulator.fleet import run_fleet, run_station
 
 
 async def wait_for(predicate, timeout=10.0):

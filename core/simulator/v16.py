@@ -1,50 +1,23 @@
-"""A charge point simulator built on ``ocpp.v16``: boots, reports status, charges, answers.
+"""The OCPP 1.6 simulated charge point, built on ``ocpp.v16``.
 
-Each simulated station boots, reports its connectors, sends heartbeats at the interval the CSMS
-gave, optionally runs transactions with realistic meter values (energy, power, current,
-voltage, SoC), answers every CSMS request the way a well-behaved charger does, and reconnects
-with exponential back-off when the connection drops. ``openv2x simulate`` runs a fleet of them.
+It boots, reports its connectors, sends heartbeats at the interval the CSMS gave, optionally
+runs transactions with realistic meter values (energy, power, current, voltage, SoC), and
+answers every CSMS request the way a well-behaved charger does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import datetime as dt
-import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 
-from core.ocpp.client import AiohttpConnection, ConnectionClosed
+from core.simulator.base import Counters, SimConfig, now_iso, on
 
-log = logging.getLogger(__name__)
 VOLTAGE = 230.0
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass
-class SimConfig:
-    url: str
-    password: str | None = None
-    connectors: int = 1
-    meter_interval: float = 60.0
-    transactions: bool = False
-    id_tag: str = "SIMTAG01"
-    power_w: float = 11000.0
-    phases: int = 3
-    battery_wh: float = 60000.0
-    session_s: float = 300.0
-    pause_s: float = 30.0
 
 
 @dataclass
@@ -56,15 +29,7 @@ class Session:
     started: float
 
 
-@dataclass
-class Counters:
-    sent: int = 0
-    failed: int = 0
-    reconnects: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-
-class SimulatedStation(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
+class Station16(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
     """One charger. Its handlers keep the state a real charger would keep."""
 
     def __init__(self, station_id: str, connection: Any, cfg: SimConfig,
@@ -84,7 +49,6 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
         self.local_list_version = 0
         self.reboot = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.next_tx_request: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -363,78 +327,3 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
     @on("GetLocalListVersion")
     def on_get_local_list_version(self) -> call_result.GetLocalListVersion:
         return call_result.GetLocalListVersion(list_version=self.local_list_version)
-
-
-async def run_station(station_id: str, cfg: SimConfig, counters: Counters,
-                      stop: asyncio.Event, max_backoff: float = 60.0) -> None:
-    """Keep one station connected until ``stop`` is set, reconnecting with back-off."""
-    backoff = 1.0
-    headers = {}
-    if cfg.password:
-        token = base64.b64encode(f"{station_id}:{cfg.password}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    url = f"{cfg.url.rstrip('/')}/{station_id}"
-    async with aiohttp.ClientSession() as http:
-        while not stop.is_set():
-            try:
-                async with http.ws_connect(url, protocols=("ocpp1.6",), headers=headers,
-                                           heartbeat=None) as ws:
-                    backoff = 1.0
-                    await _serve(SimulatedStation(station_id, AiohttpConnection(ws), cfg,
-                                                  counters), stop)
-            except (aiohttp.ClientError, ConnectionClosed, OSError, TimeoutError) as exc:
-                log.info("%s: connection lost (%s); retrying in %.0f s", station_id, exc,
-                         backoff)
-            if stop.is_set():
-                return
-            counters.reconnects += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, max_backoff)
-
-
-async def _serve(station: SimulatedStation, stop: asyncio.Event) -> None:
-    receiver = asyncio.create_task(station.start())
-    try:
-        await station.boot()
-        station.spawn(station.heartbeats())
-        if station.cfg.transactions:
-            station.spawn(station.charging_cycle())
-        stopper = asyncio.create_task(stop.wait())
-        rebooter = asyncio.create_task(station.reboot.wait())
-        done, _ = await asyncio.wait({receiver, stopper, rebooter},
-                                     return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopper, rebooter):
-            task.cancel()
-        if receiver in done:
-            receiver.result()
-    finally:
-        await station.cancel_tasks()
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await receiver
-
-
-async def run_fleet(cfg: SimConfig, station_ids: list[str], duration: float | None,
-                    progress: Callable[[str], None] | None = None,
-                    ramp_per_s: float = 200.0) -> Counters:
-    """Run stations until ``duration`` elapses (or forever); returns the message counters."""
-    counters, stop = Counters(), asyncio.Event()
-    tasks = []
-    for index, station_id in enumerate(station_ids):
-        tasks.append(asyncio.create_task(run_station(station_id, cfg, counters, stop)))
-        if ramp_per_s and index % max(1, int(ramp_per_s / 10)) == 0:
-            await asyncio.sleep(0.1)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        while duration is None or loop.time() - started < duration:
-            await asyncio.sleep(min(5.0, duration or 5.0))
-            if progress is not None:
-                progress(f"{loop.time() - started:6.0f} s  {len(station_ids)} stations  "
-                         f"{counters.sent} messages answered  {counters.failed} failed  "
-                         f"{counters.reconnects} reconnects")
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return counters
