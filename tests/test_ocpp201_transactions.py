@@ -162,6 +162,15 @@ async def test_repeats_reordering_and_offline_events_lose_nothing(openv2x_server
     assert len(await rows(server, TransactionEvent)) == 3
     assert len(await rows(server, MeterValue)) == 3
     await disconnect(station)
+    # On a new connection: an older event not yet stored, then a repeat of a newer one.
+    station = await connect(server, "CS1")
+    await station.call(event(station, "Updated", 3, at="2026-11-24T10:15:00Z", offline=True,
+                             trigger="MeterValuePeriodic",
+                             meter_value=energy(2000, at="2026-11-24T10:15:00Z")))
+    await station.call(ended)
+    assert len(await rows(server, TransactionEvent)) == 4
+    assert len(await rows(server, MeterValue)) == 4
+    await disconnect(station)
 
 
 async def test_a_new_session_on_a_busy_connector_closes_the_ghost(openv2x_server):

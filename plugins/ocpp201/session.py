@@ -41,6 +41,7 @@ class Ocpp201Session(GuardedChargePoint, *COMMON, ChargePoint201):  # type: igno
 
     def __init__(self, ctx: StationContext) -> None:
         super().__init__(ctx, response_timeout=3600)
+        self.known_transactions = {}
 
 
 class Ocpp21Session(GuardedChargePoint, *COMMON, V2xHandlers, ChargePoint21):  # type: ignore[misc]
@@ -49,3 +50,4 @@ class Ocpp21Session(GuardedChargePoint, *COMMON, V2xHandlers, ChargePoint21):  #
 
     def __init__(self, ctx: StationContext) -> None:
         super().__init__(ctx, response_timeout=3600)
+        self.known_transactions = {}

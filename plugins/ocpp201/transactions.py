@@ -20,15 +20,16 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
-from sqlalchemy import select
+from sqlalchemy import Table, func, select
 
 from core import stations
 from core.db import Work
 from core.db.models import Reservation, Transaction
+from core.db.types import utcnow
 from core.events import Event
 from core.ocpp.guard import camel_keys
 from core.ocpp.times import iso, parse_time
@@ -38,6 +39,7 @@ from plugins.ocpp201.base import Effect, HandlerBase
 from plugins.ocpp201.models import TransactionEvent
 
 log = logging.getLogger(__name__)
+EVENT_LOG = cast(Table, TransactionEvent.__table__)
 
 
 def samples_from(meter_values: list[dict[str, Any]]) -> list[stations.Sample]:
@@ -101,7 +103,21 @@ class EventIn:
     samples: list[stations.Sample]
 
 
-async def _is_repeat(work: Work, event: EventIn) -> bool:
+@dataclass(frozen=True)
+class KnownTransaction:
+    """What a connection remembers of a session, to skip per-event queries.
+
+    Only committed facts: the session's primary key (immutable) and the newest event time
+    stored. An event newer than that cannot be a repeat; only older ones are looked up.
+    """
+
+    pk: int
+    newest: dt.datetime
+
+
+async def _is_repeat(work: Work, event: EventIn, known: KnownTransaction | None) -> bool:
+    if known is not None and event.at > known.newest:
+        return False
     found = await work.session.execute(select(TransactionEvent.id).where(
         TransactionEvent.station_id == event.station_id,
         TransactionEvent.transaction_uid == event.uid, TransactionEvent.seq_no == event.seq_no,
@@ -110,23 +126,36 @@ async def _is_repeat(work: Work, event: EventIn) -> bool:
     return found.first() is not None
 
 
+async def _newest_stored(work: Work, event: EventIn) -> dt.datetime | None:
+    """The latest event time stored for the session (read once per connection)."""
+    newest: dt.datetime | None = await work.session.scalar(
+        select(func.max(TransactionEvent.timestamp)).where(
+            TransactionEvent.station_id == event.station_id,
+            TransactionEvent.transaction_uid == event.uid))
+    return newest.replace(tzinfo=dt.UTC) if newest and newest.tzinfo is None else newest
+
+
 def _log_event(work: Work, event: EventIn) -> None:
-    work.session.add(TransactionEvent(
-        station_id=event.station_id, transaction_uid=event.uid, seq_no=event.seq_no,
-        event_type=event.event_type, trigger_reason=event.trigger_reason, timestamp=event.at,
-        offline=event.offline, charging_state=event.info.get("charging_state"),
-        stopped_reason=event.info.get("stopped_reason"), evse_number=event.evse_id,
-        connector_number=event.connector_id,
-        id_token=event.id_token["id_token"] if event.id_token else None,
-        remote_start_id=event.info.get("remote_start_id")))
+    work.append_rows(EVENT_LOG, [{
+        "station_id": event.station_id, "transaction_uid": event.uid, "seq_no": event.seq_no,
+        "event_type": event.event_type, "trigger_reason": event.trigger_reason,
+        "timestamp": event.at, "offline": event.offline,
+        "charging_state": event.info.get("charging_state"),
+        "stopped_reason": event.info.get("stopped_reason"), "evse_number": event.evse_id,
+        "connector_number": event.connector_id,
+        "id_token": event.id_token["id_token"] if event.id_token else None,
+        "remote_start_id": event.info.get("remote_start_id"), "received_at": utcnow()}])
 
 
-async def _find(work: Work, event: EventIn) -> Transaction | None:
-    found = (await work.session.execute(select(Transaction).where(
-        Transaction.station_id == event.station_id,
-        Transaction.transaction_uid == event.uid))).scalars().first()
-    if found is not None:
-        found.started_at = min(found.started_at, event.at)
+async def _find(work: Work, event: EventIn,
+                known: KnownTransaction | None) -> Transaction | None:
+    found = await work.session.get(Transaction, known.pk) if known is not None else None
+    if found is None:
+        found = (await work.session.execute(select(Transaction).where(
+            Transaction.station_id == event.station_id,
+            Transaction.transaction_uid == event.uid))).scalars().first()
+    if found is not None and event.at < found.started_at:
+        found.started_at = event.at
     return found
 
 
@@ -182,13 +211,25 @@ def _fill_in(tx: Transaction, event: EventIn, decision: stations.TokenDecision |
         tx.flag_reason = f"id token {decision.status}"[:255]
 
 
-async def apply_event(work: Work, event: EventIn) -> dict[str, Any] | None:
-    """Store one TransactionEvent; returns the IdTokenInfo to answer with (if a token came)."""
-    if await _is_repeat(work, event):
+@dataclass(frozen=True)
+class Applied:
+    """What storing one event gave: the IdTokenInfo to answer with and the session's state."""
+
+    id_token_info: dict[str, Any] | None
+    known: KnownTransaction | None
+
+
+async def apply_event(work: Work, event: EventIn, known: KnownTransaction | None) -> Applied:
+    """Store one TransactionEvent.
+
+    ``known`` is what the connection remembers of the session: with it, a batch of Updated
+    events needs no query of its own. The result carries the session's state to remember.
+    """
+    if await _is_repeat(work, event, known):
         decision = await decide(work, event.id_token) if event.id_token else None
-        return await id_token_info(work, decision) if decision else None
+        return Applied(await id_token_info(work, decision) if decision else None, known)
     _log_event(work, event)
-    tx = await _find(work, event)
+    tx = await _find(work, event, known)
     decision = None
     if event.id_token:
         decision = await decide(work, event.id_token,
@@ -217,7 +258,9 @@ async def apply_event(work: Work, event: EventIn) -> dict[str, Any] | None:
             end = (tx.meter_start_wh or 0) + (tx.energy_wh or 0)
         stations.finish_transaction(work, tx, at=event.at, meter_stop_wh=end,
                                     reason=event.info.get("stopped_reason", "Local"))
-    return await id_token_info(work, decision) if decision else None
+    newest = known.newest if known else await _newest_stored(work, event)
+    remembered = KnownTransaction(tx.id, max(newest, event.at) if newest else event.at)
+    return Applied(await id_token_info(work, decision) if decision else None, remembered)
 
 
 async def reserve_now(work: Work, station_id: str, request: dict[str, Any],
@@ -244,6 +287,9 @@ def _announce(name: str) -> Effect:
 
 
 class TransactionHandlers(HandlerBase):
+    # transaction id → what this connection knows of the session (see KnownTransaction)
+    known_transactions: dict[str, KnownTransaction]
+
     OWN_EFFECTS: ClassVar[dict[str, Effect]] = {
         "ReserveNow": reserve_now, "CancelReservation": cancel_reservation,
         "RequestStartTransaction": _announce("transaction.remote_start"),
@@ -266,11 +312,18 @@ class TransactionHandlers(HandlerBase):
             offline=bool(fields.get("offline")),
             samples=samples_from(fields.get("meter_value") or []))
 
-        async def store(work: Work) -> dict[str, Any] | None:
-            return await apply_event(work, event)
+        known = self.known_transactions.get(event.uid)
 
-        info = await self._write(store)
-        return {"id_token_info": info} if info is not None else {}
+        async def store(work: Work) -> Applied:
+            return await apply_event(work, event, known)
+
+        applied = await self._write(store, transaction_id=known.pk if known else None)
+        # Only committed facts are remembered; a session that ended is forgotten.
+        if event.event_type == "Ended" or applied.known is None:
+            self.known_transactions.pop(event.uid, None)
+        else:
+            self.known_transactions[event.uid] = applied.known
+        return {"id_token_info": applied.id_token_info} if applied.id_token_info else {}
 
     @on("MeterValues")
     async def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]],
