@@ -107,17 +107,34 @@ class EventIn:
 class KnownTransaction:
     """What a connection remembers of a session, to skip per-event queries.
 
-    Only committed facts: the session's primary key (immutable) and the newest event time
-    stored. An event newer than that cannot be a repeat; only older ones are looked up.
+    Only committed facts: the session's primary key (immutable), the newest event time stored
+    and the events stored at that time (this connection's). An event newer than that cannot
+    be a repeat; only older ones are looked up.
     """
 
     pk: int
     newest: dt.datetime
+    at_newest: frozenset[tuple[int, str]] = frozenset()
+    complete: bool = True  # whether at_newest holds every event stored at that time
+
+    def after(self, event: EventIn) -> KnownTransaction:
+        if event.at > self.newest:
+            return KnownTransaction(self.pk, event.at, frozenset({_key(event)}))
+        if event.at == self.newest:
+            return KnownTransaction(self.pk, self.newest, self.at_newest | {_key(event)},
+                                    self.complete)
+        return self
+
+
+def _key(event: EventIn) -> tuple[int, str]:
+    return event.seq_no, event.event_type
 
 
 async def _is_repeat(work: Work, event: EventIn, known: KnownTransaction | None) -> bool:
     if known is not None and event.at > known.newest:
         return False
+    if known is not None and event.at == known.newest and known.complete:
+        return _key(event) in known.at_newest
     found = await work.session.execute(select(TransactionEvent.id).where(
         TransactionEvent.station_id == event.station_id,
         TransactionEvent.transaction_uid == event.uid, TransactionEvent.seq_no == event.seq_no,
@@ -258,8 +275,12 @@ async def apply_event(work: Work, event: EventIn, known: KnownTransaction | None
             end = (tx.meter_start_wh or 0) + (tx.energy_wh or 0)
         stations.finish_transaction(work, tx, at=event.at, meter_stop_wh=end,
                                     reason=event.info.get("stopped_reason", "Local"))
-    newest = known.newest if known else await _newest_stored(work, event)
-    remembered = KnownTransaction(tx.id, max(newest, event.at) if newest else event.at)
+    if known is None:
+        newest = await _newest_stored(work, event)
+        # Events at that time came from another connection: not all of them are known here.
+        known = (KnownTransaction(tx.id, newest, complete=False) if newest and newest >= event.at
+                 else KnownTransaction(tx.id, event.at))
+    remembered = known.after(event)
     return Applied(await id_token_info(work, decision) if decision else None, remembered)
 
 
