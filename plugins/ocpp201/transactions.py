@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, cast
 
@@ -116,14 +116,18 @@ class KnownTransaction:
     newest: dt.datetime
     at_newest: frozenset[tuple[int, str]] = frozenset()
     complete: bool = True  # whether at_newest holds every event stored at that time
+    charging_state: str | None = None  # the last one announced
 
-    def after(self, event: EventIn) -> KnownTransaction:
+    def after(self, event: EventIn, state: str | None) -> KnownTransaction:
+        """This memory once ``event`` (with its charging ``state``, if any) is stored."""
+        state = state or self.charging_state
         if event.at > self.newest:
-            return KnownTransaction(self.pk, event.at, frozenset({_key(event)}))
+            return replace(self, newest=event.at, at_newest=frozenset({_key(event)}),
+                           complete=True, charging_state=state)
         if event.at == self.newest:
-            return KnownTransaction(self.pk, self.newest, self.at_newest | {_key(event)},
-                                    self.complete)
-        return self
+            return replace(self, at_newest=self.at_newest | {_key(event)},
+                           charging_state=state)
+        return replace(self, charging_state=state)
 
 
 def _key(event: EventIn) -> tuple[int, str]:
@@ -264,7 +268,9 @@ async def apply_event(work: Work, event: EventIn, known: KnownTransaction | None
             "station_id": event.station_id, "connector_number": tx.connector_number,
             "evse_number": tx.evse_number, "transaction_id": tx.id, "samples": stored,
             "energy_wh": tx.energy_wh, "soc": tx.soc_last}))
-    if event.info.get("charging_state"):
+    state = event.info.get("charging_state")
+    if state and (known is None or state != known.charging_state):
+        # Announced when it changes (or this connection does not know the last one).
         work.emit(Event("transaction.charging_state", {
             "id": tx.id, "station_id": event.station_id, "at": iso(event.at),
             "charging_state": event.info["charging_state"],
@@ -280,7 +286,7 @@ async def apply_event(work: Work, event: EventIn, known: KnownTransaction | None
         # Events at that time came from another connection: not all of them are known here.
         known = (KnownTransaction(tx.id, newest, complete=False) if newest and newest >= event.at
                  else KnownTransaction(tx.id, event.at))
-    remembered = known.after(event)
+    remembered = known.after(event, state)
     return Applied(await id_token_info(work, decision) if decision else None, remembered)
 
 
