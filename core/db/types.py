@@ -57,7 +57,18 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value)
+        return canonical(Decimal(value))
+
+
+def canonical(value: Decimal) -> Decimal:
+    """The same number without padding zeros, so every backend reads back the same text.
+
+    PostgreSQL pads NUMERIC(18, 6) to six decimals (``40250.000000``); SQLite keeps the text
+    as written. Whole numbers stay in plain notation (``40250``, not ``4.025E+4``).
+    """
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def utcnow() -> dt.datetime:
