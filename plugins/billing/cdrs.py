@@ -32,11 +32,12 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appkeys
+from core.db import Work
 from core.db.models import MeterValue, Task, Transaction
 from core.db.types import utcnow
 from core.events import Event
@@ -289,39 +290,51 @@ def _standing(existing: list[Cdr]) -> Cdr | None:
 
 
 async def issue(app: web.Application, transaction_id: int, *, corrected: bool) -> list[str]:
-    """Issue the session's CDR (and a credit CDR for a corrected one); returns the new ids."""
+    """Issue the session's CDR (and a credit CDR for a corrected one); returns the new ids.
+
+    Pricing reads a whole session's samples, so it runs on a read connection; only the CDR rows
+    go through the group commit, which never waits for pricing. If another CDR of the session
+    was stored meanwhile, nothing is added.
+    """
     config = billing_config(app)
     now = utcnow().replace(microsecond=0)
+    db = app[appkeys.DB]
+    async with db.session() as session:
+        tx = await session.get(Transaction, transaction_id)
+        if tx is None or tx.stopped_at is None or tx.status == "Active":
+            return []
+        existing = list((await session.execute(
+            select(Cdr).where(Cdr.transaction_id == tx.id))).scalars())
+        standing = _standing(existing)
+        state = basis(tx)
+        if standing is not None and (not corrected or standing.basis == state):
+            return []
+        context = await load_context(session, tx)
+        cost = await price(session, context, tx.stopped_at, config)
+        auth = await authorization(session, context, config)
+    revision = max((row.revision for row in existing), default=-1) + 1
+    data = build(str(uuid.uuid4()), context, cost, auth, config, now)
+
+    async def keep(work: Work) -> list[str]:
+        latest = await work.session.scalar(
+            select(func.max(Cdr.revision)).where(Cdr.transaction_id == transaction_id))
+        current = await work.session.get(Transaction, transaction_id)
+        if current is None or (-1 if latest is None else latest) != revision - 1:
+            return []
+        created = [_credit_row(standing, now)] if standing is not None else []
+        created.append(_row(data, context, cost, revision, state, now))
+        work.session.add_all(created)
+        current.cost, current.currency = amount(cost.driver_total), cost.driver_currency
+        for row in created:
+            work.emit(Event("cdr.created", {
+                "id": row.id, "transaction_id": current.id, "station_id": current.station_id,
+                "credit": row.credit, "credit_reference_id": row.credit_reference_id,
+                "currency": row.currency, "total_cost": row.data["total_cost"]}))
+        return [row.id for row in created]
+
     try:
-        async with app[appkeys.DB].transaction() as work:
-            session = work.session
-            tx = await session.get(Transaction, transaction_id)
-            if tx is None or tx.stopped_at is None or tx.status == "Active":
-                return []
-            existing = list((await session.execute(
-                select(Cdr).where(Cdr.transaction_id == tx.id))).scalars())
-            standing = _standing(existing)
-            state = basis(tx)
-            if standing is not None and (not corrected or standing.basis == state):
-                return []
-            context = await load_context(session, tx)
-            cost = await price(session, context, tx.stopped_at, config)
-            auth = await authorization(session, context, config)
-            created: list[Cdr] = []
-            if standing is not None:
-                created.append(_credit_row(standing, now))
-            revision = max((row.revision for row in existing), default=-1) + 1
-            data = build(str(uuid.uuid4()), context, cost, auth, config, now)
-            created.append(_row(data, context, cost, revision, state, now))
-            session.add_all(created)
-            tx.cost, tx.currency = amount(cost.driver_total), cost.driver_currency
-            for row in created:
-                work.emit(Event("cdr.created", {
-                    "id": row.id, "transaction_id": tx.id, "station_id": tx.station_id,
-                    "credit": row.credit, "credit_reference_id": row.credit_reference_id,
-                    "currency": row.currency, "total_cost": row.data["total_cost"]}))
+        return await db.write(keep, preload=[(Transaction, transaction_id)])
     except IntegrityError:
         # Another node issued it first (the unique revision constraint): nothing to add.
         log.info("CDR for transaction %s was issued concurrently", transaction_id)
         return []
-    return [row.id for row in created]

@@ -21,20 +21,29 @@ from core.events import Event
 from plugins.billing import cdrs
 from plugins.billing.cost_updates import CostUpdates
 from plugins.billing.inputs import CHARGING_STATES
-from plugins.billing.pricing import load_context, pin
-from plugins.billing.tables import ChargingState
+from plugins.billing.pricing import choose, load_context, pin
+from plugins.billing.tables import ChargingState, SessionTariff
 
 COST_UPDATES: web.AppKey[CostUpdates] = web.AppKey("billing_cost_updates")
 
 
 async def _pin(app: web.Application, data: dict[str, Any]) -> None:
-    # Through the group commit: sessions start in bursts, beside the stations' own writes.
-    async def job(work: Work) -> None:
-        tx = await work.session.get(Transaction, data["id"])
-        if tx is not None:
-            await pin(work.session, await load_context(work.session, tx))
+    """Choose on a read connection, keep the choice through the group commit.
 
-    await app[appkeys.DB].write(job, preload=[(Transaction, data["id"])])
+    Sessions start in bursts; the choice takes several queries, which must not hold up the
+    stations' own writes.
+    """
+    db = app[appkeys.DB]
+    async with db.session() as session:
+        tx = await session.get(Transaction, data["id"])
+        if tx is None:
+            return
+        chosen = await choose(session, await load_context(session, tx))
+
+    async def keep(work: Work) -> None:
+        await pin(work.session, tx.id, tx.id_token, chosen)
+
+    await db.write(keep, preload=[(SessionTariff, tx.id)])
 
 
 async def _charging_state(app: web.Application, data: dict[str, Any]) -> None:

@@ -73,14 +73,19 @@ async def load_context(session: AsyncSession, tx: Transaction) -> Context:
     return Context(tx, station, evse, connector, location, token)
 
 
-async def pin(session: AsyncSession, context: Context) -> SessionTariff:
-    """Choose the session's tariffs as of its start and keep the choice (not committed)."""
-    chosen = await select_tariffs(session, context.site, context.token, context.tx.started_at)
-    row = await session.get(SessionTariff, context.tx.id)
+async def choose(session: AsyncSession, context: Context) -> Selection:
+    """The session's tariffs as of its start (reads only)."""
+    return await select_tariffs(session, context.site, context.token, context.tx.started_at)
+
+
+async def pin(session: AsyncSession, tx_id: int, id_token: str | None,
+              chosen: Selection) -> SessionTariff:
+    """Keep the tariffs chosen for a session (not committed)."""
+    row = await session.get(SessionTariff, tx_id)
     if row is None:
-        row = SessionTariff(transaction_id=context.tx.id)
+        row = SessionTariff(transaction_id=tx_id)
         session.add(row)
-    row.id_token = context.tx.id_token
+    row.id_token = id_token
     row.source = chosen.source
     row.tariff_id, row.tariff_version = (chosen.tariff.tariff_id, chosen.tariff.version) \
         if chosen.tariff else (None, None)
