@@ -11,6 +11,8 @@ import base64
 import contextlib
 
 import aiohttp
+import pytest
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v21 import call as call21
@@ -19,6 +21,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
+from core import appkeys
 from core.ocpp.client import AiohttpConnection, ConnectionClosed
 
 BOOT = {"charging_station": {"model": "X2", "vendor_name": "OpenV2X-Test",
@@ -94,3 +97,34 @@ async def disconnect(station):
     station.loop_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await station.loop_task
+
+
+def recorder(server):
+    """Record the app's events; returns ``published(name)``: their data, once delivered."""
+    events = []
+
+    async def record(event):
+        events.append(event)
+
+    server.app[appkeys.EVENTS].subscribe(record)
+
+    async def published(name):
+        await server.app[appkeys.EVENTS].drain()
+        return [event.data for event in events if event.name == name]
+
+    return published
+
+
+async def command(server, name, body, status=200):
+    headers = await server.auth_headers("cpo_manager")
+    async with server.http.post(server.url(f"/api/ocpp201/{name}/CS1/"), json=body,
+                                headers=headers) as resp:
+        assert resp.status == status, await resp.text()
+        return await resp.json()
+
+
+async def refused(station, request):
+    """The CALLERROR code the CSMS answers ``request`` with (sent even if schema-invalid)."""
+    with pytest.raises(OCPPError) as raised:
+        await station.call(request, suppress=False, skip_schema_validation=True)
+    return raised.value.code

@@ -4,9 +4,8 @@ profile, reset, and the REST view of what is stored."""
 from decimal import Decimal
 
 import pytest
-from ocpp.exceptions import OCPPError
 from ocpp.routing import on
-from ocpp201_station import Station21, Station201, connect, disconnect
+from ocpp201_station import Station21, Station201, command, connect, disconnect, recorder, refused
 from sqlalchemy import select
 
 from core import appkeys
@@ -83,36 +82,6 @@ async def variables(server):
         found = await session.execute(select(DeviceVariable).order_by(DeviceVariable.id))
         return {(v.component_name, v.component_instance, v.evse_id, v.connector_id,
                  v.variable_name, v.attribute_type): v for v in found.scalars()}
-
-
-def recorder(server):
-    events = []
-
-    async def record(event):
-        events.append(event)
-
-    server.app[appkeys.EVENTS].subscribe(record)
-
-    async def published(name):
-        await server.app[appkeys.EVENTS].drain()
-        return [event.data for event in events if event.name == name]
-
-    return published
-
-
-async def command(server, name, body, status=200):
-    headers = await server.auth_headers("cpo_manager")
-    async with server.http.post(server.url(f"/api/ocpp201/{name}/CS1/"), json=body,
-                                headers=headers) as resp:
-        assert resp.status == status, await resp.text()
-        return await resp.json()
-
-
-async def refused(station, request):
-    """The CALLERROR code the CSMS answers ``request`` with (sent even if schema-invalid)."""
-    with pytest.raises(OCPPError) as raised:
-        await station.call(request, suppress=False, skip_schema_validation=True)
-    return raised.value.code
 
 
 HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"},

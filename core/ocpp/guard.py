@@ -33,11 +33,13 @@ from ocpp.charge_point import (
 from ocpp.exceptions import (
     FormatViolationError,
     InternalError,
-    NotImplementedError,
     NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplemented,
 )
 from ocpp.messages import Call, CallError, CallResult, MessageType
 from ocpp.routing import create_route_map
@@ -341,7 +343,7 @@ def _unhandled(action: str, version: str) -> OCPPError:
     (The package's own helper says nothing at all for OCPP 2.1.)
     """
     if schema(version, action, "request") is not None:
-        return NotImplementedError(details={"cause": f"no handler for {action}"})
+        return OcppNotImplemented(details={"cause": f"no handler for {action}"})
     return NotSupportedError(details={"cause": f"{action} is not an OCPP {version} message"})
 
 
