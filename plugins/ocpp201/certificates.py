@@ -29,7 +29,6 @@ recorded (:data:`CertificateHandlers.OWN_EFFECTS`), readable at
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -54,9 +53,10 @@ from core.ocpp.certificates import (
     CertificateRequestRejected,
     same_certificate,
 )
-from core.ocpp.guard import camel_keys, snake_keys
+from core.ocpp.guard import snake_keys
 from core.ocpp.times import iso
 from core.ocpp.validation import check, schema
+from core.ocpp.wire import to_wire
 from core.rest.resource import ModelResource
 from core.rest.routes import Route
 from plugins.ocpp201.base import Effect, HandlerBase
@@ -288,7 +288,9 @@ async def ask_provider(url: str, timeout: float, version: str, station_id: str, 
     if not url:
         raise ProviderFailed("no certificate provider is configured ([ocpp201] pki_provider_url)",
                              "NotEnabled")
-    body = {**to_wire(version, action, request), "stationId": station_id, "ocppVersion": version}
+    # The station's request in its on-the-wire spelling (the schema's own names).
+    body = {**to_wire(request, schema(version, action, "request")), "stationId": station_id,
+            "ocppVersion": version}
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
@@ -333,40 +335,6 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise ProviderFailed("the certificate provider's answer is not a JSON object")
     return answer
-
-
-def to_wire(version: str, action: str, data: Any) -> Any:
-    """A snake_case request back in the schema's own spelling.
-
-    The generic camelCase rule cannot restore every name (``prioritizedEMAIDs``), so names the
-    schema declares are looked up; only free-form ``customData`` keys fall back to the rule.
-    """
-    names = _wire_names(version, action)
-    if isinstance(data, Mapping):
-        return {names.get(key) or _camel(key): to_wire(version, action, value)
-                for key, value in data.items()}
-    if isinstance(data, list):
-        return [to_wire(version, action, value) for value in data]
-    return data
-
-
-@functools.cache
-def _wire_names(version: str, action: str) -> dict[str, str]:
-    names: dict[str, str] = {}
-    pending: list[Any] = [schema(version, action, "request")]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            for name in node.get("properties", {}):
-                names[next(iter(snake_keys({name: None})))] = name
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return names
-
-
-def _camel(key: str) -> str:
-    return next(iter(camel_keys({key: None})))
 
 
 def _failed_ev_certificate(request: dict[str, Any], failure: ProviderFailed) -> dict[str, Any]:
