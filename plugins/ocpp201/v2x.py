@@ -21,18 +21,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ocpp.charge_point import remove_nones
-from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from sqlalchemy import select
 
 from core.db import Work
 from core.db.models import ChargingNeed, ChargingProfile, Transaction
 from core.db.types import utcnow
+from core.dispatch import InvalidCommand
 from core.events import Event
-from core.ocpp.guard import Effect, camel_keys
+from core.ocpp.guard import Effect, validated_request
 from core.ocpp.times import iso, parse_time
-from core.ocpp.validation import check
 from core.rest.routes import Route
 from plugins.ocpp201.base import HandlerBase
 from plugins.ocpp201.smart_charging import ACTIVE, jsonable, transaction_by_uid
@@ -122,11 +120,9 @@ def _check_starts(periods: list[dict[str, Any]]) -> None:
 def _schema_checked(request: dict[str, Any]) -> dict[str, Any]:
     """``request`` if it is what the 2.1 schema allows on the wire."""
     try:
-        check("2.1", "SetChargingProfile", "request", remove_nones(camel_keys(jsonable(request))))
-    except OCPPError as error:
-        cause = error.details.get("cause", error.description) if isinstance(
-            error.details, dict) else error.description
-        raise ValueError(f"not a valid OCPP 2.1 SetChargingProfile: {cause}") from None
+        validated_request("2.1", "SetChargingProfile", jsonable(request))
+    except InvalidCommand as error:
+        raise ValueError(f"not a valid OCPP 2.1 {error}") from None
     return request
 
 
