@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import socket
 import sys
@@ -31,6 +32,9 @@ from core.secrets import load_keys
 from core.simulator.cli import add_command as add_simulate_command
 from core.tls import server_context
 from core.users import NewUser, UserError, create_user
+
+# Young-generation collections: one per this many allocations (the interpreter default is 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 log = logging.getLogger("openv2x")
 
@@ -138,6 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ws_base = base.replace("http", "ws", 1)
 
     def announce(_app: web.Application) -> None:
+        settle_garbage_collector()
         print(f"OpenV2X {__version__} listening on {scheme}://{host}:{port}", flush=True)
         print(f"  portal     {base}/", flush=True)
         print(f"  REST API   {base}/api/  (docs {base}/api/docs)", flush=True)
@@ -148,6 +153,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True,
                 ssl_context=ssl_context, loop=_event_loop())
     return 0
+
+
+def settle_garbage_collector() -> None:
+    """Keep full garbage collections short and rare once the server is up.
+
+    A running server holds a few hundred thousand objects from start-up (modules, schemas,
+    routes) that live as long as it does; with the interpreter's defaults every full
+    collection walks all of them, about once a second under load, stalling every station's
+    answer for tens of milliseconds each time. Frozen, they are never walked again; a larger
+    first threshold lets the many short-lived objects of a message die young instead of being
+    promoted.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

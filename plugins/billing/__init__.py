@@ -15,6 +15,8 @@ and 2.1 sessions are billed alike. Other plugins price a session through
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from marshmallow import Schema
 
@@ -25,7 +27,7 @@ from core.rest.routes import Route
 from plugins.billing import rest_estimates, rest_tariffs
 from plugins.billing.config import BillingSettings
 from plugins.billing.cost_updates import CostUpdates
-from plugins.billing.handlers import COST_UPDATES, handle
+from plugins.billing.handlers import CDR_CONCURRENCY, CDR_TURNS, COST_UPDATES, handle
 from plugins.billing.rest_cdrs import CdrResource
 from plugins.billing.rest_pricing import PriceAdjustmentResource, TariffAssignmentResource
 
@@ -65,6 +67,7 @@ def openv2x_permissions() -> list[Grant]:
 @hookimpl
 def openv2x_startup(app: web.Application) -> None:
     app[COST_UPDATES] = CostUpdates(app)
+    app[CDR_TURNS] = asyncio.Semaphore(CDR_CONCURRENCY)
 
 
 @hookimpl

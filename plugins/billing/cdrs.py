@@ -32,13 +32,13 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appkeys
 from core.db import Work
-from core.db.models import MeterValue, Task, Transaction
+from core.db.models import Task, Transaction
 from core.db.types import utcnow
 from core.events import Event
 from plugins.billing.config import BillingConfig, billing_config
@@ -139,7 +139,7 @@ def _cdr_location(context: Context, config: BillingConfig, missing: list[str]
     return out
 
 
-def signed_data(rows: tuple[MeterValue, ...]) -> dict[str, Any] | None:
+def signed_data(rows: tuple[Row[Any], ...]) -> dict[str, Any] | None:
     """OCPI SignedData from the signed readings a meter sent (OCPP 2.x or 1.6 SignedData)."""
     values: list[dict[str, str]] = []
     encoding = public_key = None

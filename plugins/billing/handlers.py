@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -25,6 +26,10 @@ from plugins.billing.pricing import choose, load_context, pin
 from plugins.billing.tables import ChargingState, SessionTariff
 
 COST_UPDATES: web.AppKey[CostUpdates] = web.AppKey("billing_cost_updates")
+CDR_TURNS: web.AppKey[asyncio.Semaphore] = web.AppKey("billing_cdr_turns")
+# CDRs are priced a few at a time: a burst of ended sessions (a site's stations rebooting)
+# then queues here instead of crowding the event loop ahead of the stations' messages.
+CDR_CONCURRENCY = 4
 
 
 async def _pin(app: web.Application, data: dict[str, Any]) -> None:
@@ -74,4 +79,5 @@ async def handle(event: Event, app: web.Application) -> None:
         app[COST_UPDATES].sampled(data)
     elif event.name == "transaction.ended":
         app[COST_UPDATES].ended(data["id"])
-        await cdrs.issue(app, data["id"], corrected=bool(data.get("corrected")))
+        async with app[CDR_TURNS]:
+            await cdrs.issue(app, data["id"], corrected=bool(data.get("corrected")))

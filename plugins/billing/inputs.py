@@ -20,9 +20,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Location, MeterValue, Reservation, StatusNotification, Transaction
@@ -42,6 +43,13 @@ _SESSION_STATUSES = {"Charging", "SuspendedEV", "SuspendedEVSE"}
 _PHASES = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
 _POWER_UNITS = {"W": Decimal(1), "kW": Decimal(1000)}
 _ENERGY_UNITS = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+_PRICED_MEASURANDS = (ENERGY_REGISTER, POWER, CURRENT)
+# Samples are read in chunks so a long session's thousands of rows never hold the event loop
+# (and with it every station's answer) for long.
+_CHUNK = 500
+_SAMPLE_COLUMNS = (MeterValue.timestamp, MeterValue.measurand, MeterValue.phase, MeterValue.unit,
+                   MeterValue.context, MeterValue.location, MeterValue.value,
+                   MeterValue.signed_data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,7 @@ class SessionInputs:
     observations: tuple[engine.Observation, ...]
     reservation: engine.Reservation | None
     zone: ZoneInfo
-    signed: tuple[MeterValue, ...]
+    signed: tuple[Row[Any], ...]
 
 
 def time_zone(location: Location | None) -> ZoneInfo:
@@ -68,9 +76,7 @@ async def session_inputs(session: AsyncSession, tx: Transaction, location: Locat
                          end: dt.datetime) -> SessionInputs:
     """The engine's inputs for ``tx`` from its start until ``end`` (at least its start)."""
     end = max(end, tx.started_at)
-    rows = (await session.execute(
-        select(MeterValue).where(MeterValue.transaction_id == tx.id)
-        .order_by(MeterValue.timestamp, MeterValue.id))).scalars().all()
+    rows = await samples(session, tx.id)
     observations: list[engine.Observation] = list(readings(tx, rows))
     observations += await _state_changes(session, tx, end)
     reservation = None
@@ -82,7 +88,23 @@ async def session_inputs(session: AsyncSession, tx: Transaction, location: Locat
                          time_zone(location), tuple(r for r in rows if r.signed_data))
 
 
-def readings(tx: Transaction, rows: Sequence[MeterValue]) -> list[engine.MeterReading]:
+async def samples(session: AsyncSession, transaction_id: int) -> list[Row[Any]]:
+    """The session's samples pricing uses (energy, power, current and any signed reading),
+    as plain rows: no ORM objects to build for what is only read once."""
+    stmt = (select(*_SAMPLE_COLUMNS)
+            .where(MeterValue.transaction_id == transaction_id,
+                   or_(MeterValue.measurand.in_(_PRICED_MEASURANDS),
+                       MeterValue.signed_data.is_not(None)))
+            .order_by(MeterValue.timestamp, MeterValue.id)
+            .execution_options(yield_per=_CHUNK))
+    rows: list[Row[Any]] = []
+    result = await session.stream(stmt)
+    async for part in result.partitions():
+        rows.extend(part)
+    return rows
+
+
+def readings(tx: Transaction, rows: Sequence[Row[Any]]) -> list[engine.MeterReading]:
     """One reading per instant with an energy register value (plus the meter start/stop)."""
     energy: dict[dt.datetime, Decimal] = {}
     power: dict[dt.datetime, Decimal] = {}

@@ -11,6 +11,7 @@ cost, or for an eMSP token with a retail tariff that cost plus the retail tariff
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -196,13 +197,13 @@ async def price(session: AsyncSession, context: Context, end: dt.datetime,
         effective = adjustments.apply(base, found, inputs.zone, inputs.start, inputs.end)
     else:
         notes.append("no tariff applies to this connector: the session is not charged")
-    breakdown = _cost(effective or unpriced(config), inputs)
+    breakdown = await _cost(effective or unpriced(config), inputs)
     retail = None
     if chosen.retail is not None and chosen.retail_mode is not None:
         row = await tariffs.version(session, chosen.retail.tariff_id, chosen.retail.version)
         if row is not None:
             retail_tariff = tariffs.parsed(row)
-            retail_cost = _cost(retail_tariff, inputs)
+            retail_cost = await _cost(retail_tariff, inputs)
             if chosen.retail_mode == "replace":
                 retail = RetailPrice(chosen.retail, "replace", retail_tariff.currency,
                                      retail_cost.total_cost)
@@ -216,7 +217,10 @@ async def price(session: AsyncSession, context: Context, end: dt.datetime,
                        chosen.source if effective else "none", retail, inputs, tuple(notes))
 
 
-def _cost(tariff: Tariff, inputs: SessionInputs) -> engine.CostBreakdown:
-    return engine.compute_cost(tariff, start=inputs.start, end=inputs.end,
-                               observations=inputs.observations,
-                               reservation=inputs.reservation, time_zone=inputs.zone)
+async def _cost(tariff: Tariff, inputs: SessionInputs) -> engine.CostBreakdown:
+    """Run the engine in a worker thread: a long session takes it tens of milliseconds, during
+    which the event loop keeps answering stations."""
+    return await asyncio.to_thread(
+        engine.compute_cost, tariff, start=inputs.start, end=inputs.end,
+        observations=inputs.observations, reservation=inputs.reservation,
+        time_zone=inputs.zone)
