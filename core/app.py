@@ -26,6 +26,8 @@ from core.observability import (
     metrics_view,
     request_id_middleware,
 )
+from core.ocpi import server as ocpi_server
+from core.ocpi.lifecycle import ocpi_context
 from core.ocpp import server as ocpp_server
 from core.ocpp.certificates import StationCA
 from core.plugins import await_me_maybe, flatten, installed_migration_dirs, load_plugins
@@ -196,5 +198,6 @@ def create_app(
             *flatten(pm.hook.openv2x_routes(app=app)),
         ],
     )
-    app.cleanup_ctx.extend([_database, _events, _tasks, _plugins])
+    ocpi_server.install(app, flatten(pm.hook.openv2x_ocpi_platforms(app=app)))
+    app.cleanup_ctx.extend([_database, _events, _tasks, ocpi_context, _plugins])
     return app

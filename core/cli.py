@@ -24,6 +24,7 @@ from core.db.models import ChargingStation
 from core.events import Event
 from core.fieldcrypt import FieldCipher
 from core.observability import configure_logging
+from core.ocpi.cli import add_command as add_ocpi_command
 from core.passwords import hash_password
 from core.plugins import PluginError, describe_plugins
 from core.rbac import ROLES
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     add_simulate_command(sub)
+    add_ocpi_command(sub, common, CliError)
     return parser
 
 

@@ -175,6 +175,22 @@ class OcppSection(Schema):
     )
 
 
+class OcpiSection(Schema):
+    request_timeout = fields.Float(
+        load_default=10.0, validate=validate.Range(min=0.5, max=300),
+        metadata={"help": "Seconds to wait for an OCPI partner's answer."},
+    )
+    outbox_max_backoff = fields.Float(
+        load_default=300.0, validate=validate.Range(min=1, max=86400),
+        metadata={"help": "Longest wait (s) between two attempts to reach a partner that is "
+                          "down; waits double from 1 s up to this."},
+    )
+    page_limit = fields.Integer(
+        load_default=100, validate=validate.Range(min=1, max=10000),
+        metadata={"help": "Most objects per page of an OCPI list we serve."},
+    )
+
+
 CORE_SECTIONS: dict[str, type[Schema]] = {
     "server": ServerSection,
     "database": DatabaseSection,
@@ -182,6 +198,7 @@ CORE_SECTIONS: dict[str, type[Schema]] = {
     "auth": AuthSection,
     "logging": LoggingSection,
     "ocpp": OcppSection,
+    "ocpi": OcpiSection,
 }
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from core.events import Event
     from core.nav import NavItem
+    from core.ocpi.platform import OcpiPlatform
     from core.ocpp.protocol import OcppProtocol
     from core.rbac import Grant
     from core.rest.routes import Route
@@ -154,4 +155,15 @@ def openv2x_cli(subparsers: argparse._SubParsersAction[Any]) -> None:
     Called while the CLI is built, with the top-level sub-parser collection. Set
     ``func=callable(args) -> int`` as the parser default; it runs with the loaded config in
     ``args.config_obj``.
+    """
+
+
+@hookspec
+def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform] | None:
+    """Serve OCPI 2.2.1 platforms.
+
+    Called once while the app is built. Return :class:`core.ocpi.platform.OcpiPlatform`
+    objects: each is served under ``/ocpi/{name}/`` with its own versions, version details,
+    credentials and partners; the core does the transport (tokens, envelope, headers, routing
+    checks) and hands module requests to the declared handlers.
     """

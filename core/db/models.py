@@ -485,3 +485,77 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class OcpiPartner(Timestamped, Base):
+    """A platform we exchange OCPI credentials with, for one of our OCPI platforms (``platform``:
+    ``cpo`` or ``scsp``).
+
+    Tokens: ``token_digest`` recognises the token the partner calls us with (token C we issued,
+    or token B while we register with it); ``next_token_digest`` is the new one while a
+    credentials update is in flight. ``token_out`` (encrypted) is what we call it with.
+    ``roles`` are its OCPI CredentialsRole objects; ``endpoints`` its version details.
+    """
+
+    __tablename__ = "ocpi_partner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="registering", index=True)
+    versions_url: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(16))
+    version_url: Mapped[str | None] = mapped_column(String(255))
+    endpoints: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    next_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_out: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    outbox_owner: Mapped[str | None] = mapped_column(String(64))
+    outbox_lease_until: Mapped[dt.datetime | None]
+
+
+class OcpiTokenA(Base):
+    """A token A an operator issued for a partner's registration; valid until it is used."""
+
+    __tablename__ = "ocpi_token_a"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[dt.datetime | None]
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ocpi_partner.id", ondelete="SET NULL"))
+
+
+class OcpiOutbox(Base):
+    """A push to a partner, kept until the partner accepted it (or refused it for good).
+
+    Delivered in ``id`` order per partner, so the changes of one object arrive in the order
+    they were made; ``url`` is resolved from the partner's endpoints when it is sent, so a
+    partner that re-registered with new URLs still gets it.
+    """
+
+    __tablename__ = "ocpi_outbox"
+    __table_args__ = (Index("ix_ocpi_outbox_partner_state", "partner_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("ocpi_partner.id", ondelete="CASCADE"))
+    module: Mapped[str] = mapped_column(String(64))
+    interface_role: Mapped[str] = mapped_column(String(16), default="RECEIVER")
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    to_country_code: Mapped[str | None] = mapped_column(String(2))
+    to_party_id: Mapped[str | None] = mapped_column(String(3))
+    from_country_code: Mapped[str | None] = mapped_column(String(2))
+    from_party_id: Mapped[str | None] = mapped_column(String(3))
+    object_key: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None]
