@@ -1,6 +1,53 @@
-"""OCPI 2.2.1 CPO role and roaming-hub connectivity.
+"""OCPI 2.2.1 CPO role: roaming with eMSPs, directly or through a roaming hub.
 
-Registered like any third-party plugin (entry point ``ocpi_cpo`` in group ``openv2x.plugins``).
-It does not contribute anything yet: it implements no hooks, adds no routes, tables or settings.
-Its features arrive with their own work; until then enabling or disabling it changes nothing.
+Served under ``/ocpi/cpo/`` by the core's OCPI transport (:mod:`core.ocpi`): the plugin
+declares our CPO party (``[ocpi_cpo]``) and the modules it implements, and turns domain events
+(station status, sessions, CDRs, tariffs) into pushes to the partners that receive them.
 """
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from marshmallow import Schema
+
+from core.events import Event
+from core.ocpi import SENDER, BusinessDetails, OcpiModule, OcpiPlatform, OwnRole
+from core.plugins import hookimpl
+from plugins.ocpi_cpo import locations
+from plugins.ocpi_cpo.config import CONFIG, CpoSettings, load
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def openv2x_config_schema() -> type[Schema]:
+    return CpoSettings
+
+
+@hookimpl
+def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
+    config = app[CONFIG] = load(app)
+    role = OwnRole("CPO", config.party, BusinessDetails(config.name, config.website))
+    modules = (OcpiModule("locations", SENDER, locations.routes()),)
+    return [OcpiPlatform("cpo", (role,), modules)]
+
+
+_LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.updated",
+                     "chargepoint.created", "connector.updated"}
+
+
+@hookimpl
+async def openv2x_event(event: Event, app: web.Application) -> None:
+    data = event.data
+    if event.name == "connector.status_changed":
+        await locations.push_evse_status(app, data["station_id"], data.get("evse_number"))
+    elif event.name in _LOCATION_CHANGES:
+        await _location_changed(app, event)
+
+
+async def _location_changed(app: web.Application, event: Event) -> None:
+    ident = event.data.get("id")
+    if event.name.startswith("location.") and isinstance(ident, str):
+        await locations.push_location(app, ident)

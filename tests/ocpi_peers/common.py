@@ -497,11 +497,14 @@ class OcpiSchemas:
     ``date-time`` is checked with the OCPI rules (see :func:`is_ocpi_datetime`) and ``uri``
     as an absolute URL. Enumerations marked ``format: open-enum`` are checked strictly unless
     ``open_enums`` is set, because a CPO sending an unlisted value is almost always a typo.
+    ``strict_datetimes=False`` accepts any RFC 3339 timestamp (e.g. with ``+00:00``).
     """
 
-    def __init__(self, directory: Path | None = None, *, open_enums: bool = False) -> None:
+    def __init__(self, directory: Path | None = None, *, open_enums: bool = False,
+                 strict_datetimes: bool = True) -> None:
         self.directory = (directory or default_schema_dir()).resolve()
         self.open_enums = open_enums
+        self.strict_datetimes = strict_datetimes
         self._validators: dict[tuple[str, str], Any] = {}
         self._documents: dict[str, Any] = {}
 
@@ -536,8 +539,7 @@ class OcpiSchemas:
                                               default_specification=DRAFT202012)
 
             checker = FormatChecker(formats=())
-            checker.checks("date-time")(
-                lambda value: not isinstance(value, str) or is_ocpi_datetime(value))
+            checker.checks("date-time")(self._datetime_ok)
             checker.checks("uri")(_is_absolute_url)
             uri = (self.directory / "modules" / module / "schema.yaml").as_uri()
             self._validators[key] = Draft202012Validator(
@@ -545,6 +547,17 @@ class OcpiSchemas:
                 registry=Registry(retrieve=retrieve),
                 format_checker=checker)
         return self._validators[key]
+
+    def _datetime_ok(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return True  # type errors are reported by "type", not by the format check
+        if self.strict_datetimes:
+            return is_ocpi_datetime(value)
+        try:
+            parse_ocpi_datetime(value)
+        except ValueError:
+            return False
+        return "T" in value
 
     def errors(self, module: str, name: str, obj: Any) -> list[str]:
         """Human-readable validation errors (empty when ``obj`` is valid)."""

@@ -1,0 +1,86 @@
+"""Fan-out of our changes to the partners that receive them, through the core's outbox.
+
+A direct partner gets what concerns it; a hub gets it addressed (``OCPI-to-*``) to the party
+it concerns, or to the hub itself for a broadcast (locations, tariffs). Sessions and CDRs go
+only to the eMSP that owns the session's token (directly or behind a hub).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import appkeys
+from core.db import Work
+from core.db.models import OcpiPartner
+from core.ocpi import OUTBOX, Partner, Party, enqueue
+from core.ocpi.partners import HUB
+from plugins.ocpi_cpo.config import CONFIG
+
+PLATFORM = "cpo"
+
+
+async def receivers(app: web.Application, module: str) -> list[Partner]:
+    """Registered partners of our CPO platform that list a RECEIVER for ``module``."""
+    cipher = app[appkeys.CIPHER]
+    async with app[appkeys.DB].session() as session:
+        rows = (await session.execute(select(OcpiPartner).where(
+            OcpiPartner.platform == PLATFORM, OcpiPartner.status == "registered")
+            .order_by(OcpiPartner.id))).scalars().all()
+        partners = [Partner.from_row(row, cipher) for row in rows]
+    return [p for p in partners if p.endpoint(module, "RECEIVER") is not None]
+
+
+def broadcast_target(partner: Partner) -> Party | None:
+    """Who a broadcast is addressed to: the hub itself, or the partner's single party."""
+    hub = sorted(partner.parties_in_role(HUB))
+    if hub:
+        return hub[0]
+    parties = sorted(partner.parties)
+    return parties[0] if parties else None
+
+
+def owner_route(partner: Partner, owner: Party) -> Party | None:
+    """The ``OCPI-to`` party for an object owned by ``owner``'s eMSP, or None when this
+    partner does not lead to that eMSP."""
+    if owner in partner.parties:
+        return owner
+    if partner.is_hub:
+        return owner
+    return None
+
+
+async def send(app: web.Application, targets: list[tuple[Partner, Party | None]], module: str,
+               method: str, path: str, body: Any, object_key: str) -> None:
+    """Queue one push per target and wake the delivery loops."""
+    if not targets:
+        return
+    ours = app[CONFIG].party
+
+    async def job(work: Work) -> None:
+        for partner, to_party in targets:
+            enqueue(work, partner.id, module, method, path, body, to_party=to_party,
+                    from_party=ours, object_key=object_key)
+
+    await app[appkeys.DB].write(job)
+    for partner, _ in targets:
+        app[OUTBOX].wake(partner.id)
+
+
+async def broadcast(app: web.Application, module: str, method: str, path: str, body: Any,
+                    object_key: str) -> None:
+    partners = await receivers(app, module)
+    await send(app, [(p, broadcast_target(p)) for p in partners], module, method, path, body,
+               object_key)
+
+
+async def to_owner(app: web.Application, module: str, owner: Party, method: str, path: str,
+                   body: Any, object_key: str) -> None:
+    partners = await receivers(app, module)
+    direct = [(p, owner) for p in partners if owner in p.parties]
+    targets = direct or [(p, owner) for p in partners if p.is_hub]
+    await send(app, targets, module, method, path, body, object_key)
+
+
