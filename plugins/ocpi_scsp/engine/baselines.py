@@ -1,0 +1,121 @@
+"""The two reference schedules smart charging is measured against, and the solver's fallback.
+
+- **Uncontrolled**: what a site does without an SCSP. Every EV charges at its EVSE's full power
+  from arrival until its target is reached or it leaves; when the supply point limit binds, the
+  power is shared in proportion to what each EV asks for.
+- **Greedy cheapest slots** (seed 004 §3.4.2): sessions in order of departure (earliest deadline
+  first); each takes the cheapest slots of its window first until its target is reached. A slot's
+  price is its marginal one: charging from on-site generation that would otherwise be exported
+  costs only the lost export price, the rest the import price. It never discharges.
+
+Both only charge, so the supply point's minimum power can never be broken by them; both respect
+the EVSE power and the supply point limit (after flexibility orders and capacity limits).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from plugins.ocpi_scsp.engine.problem import FloatArray, Problem
+from plugins.ocpi_scsp.engine.result import Method, Result, assemble
+
+#: Remaining need below this is considered delivered (Wh).
+_DONE_WH = 1e-9
+
+
+def _grid_side_need_wh(problem: Problem) -> FloatArray:
+    """Energy each session must draw from the grid to reach its target (losses included)."""
+    return np.asarray(
+        [max(0.0, s.target_energy_wh - s.initial_energy_wh) / s.efficiency for s in problem.sessions],
+        dtype=float,
+    )
+
+
+def uncontrolled_power(problem: Problem) -> FloatArray:
+    """Full power from arrival, shared proportionally when the site limit binds."""
+    sessions = problem.sessions
+    power = np.zeros((len(sessions), problem.slots))
+    if not sessions:
+        return power
+    hours = problem.slot_hours
+    remaining = _grid_side_need_wh(problem)
+    max_power = np.asarray([s.max_charge_power_w for s in sessions], dtype=float)
+    windows = np.asarray([problem.window(s) for s in sessions])
+    for t in range(problem.slots):
+        active = (windows[:, 0] <= t) & (t < windows[:, 1]) & (remaining > _DONE_WH)
+        request = np.where(active, np.minimum(max_power, remaining / hours), 0.0)
+        asked = request.sum()
+        room = problem.ev_upper_w[t]
+        if asked > room:
+            request *= room / asked
+        power[:, t] = request
+        remaining -= request * hours
+    return power
+
+
+def greedy_power(problem: Problem) -> FloatArray:
+    """Cheapest marginal slots first, sessions in earliest-deadline-first order."""
+    sessions = problem.sessions
+    power = np.zeros((len(sessions), problem.slots))
+    hours = problem.slot_hours
+    need = _grid_side_need_wh(problem)
+    load = np.zeros(problem.slots)
+    base = problem.base_flow_w
+    order = sorted(
+        range(len(sessions)),
+        key=lambda n: (problem.window(sessions[n])[1], sessions[n].arrival_slot, n),
+    )
+    for n in order:
+        if need[n] <= _DONE_WH:
+            continue
+        first, end = problem.window(sessions[n])
+        segments: list[tuple[float, int, float]] = []
+        for t in range(first, end):
+            room = min(sessions[n].max_charge_power_w, problem.ev_upper_w[t] - load[t])
+            if room <= 0:
+                continue
+            surplus = min(room, max(0.0, -(base[t] + load[t])))
+            if surplus > 0:
+                segments.append((float(problem.convex_export_price[t]), t, surplus))
+            if room > surplus:
+                segments.append((float(problem.import_price[t]), t, room - surplus))
+        segments.sort()
+        left = need[n]
+        for _price, t, size in segments:
+            take = min(size, left / hours)
+            power[n, t] += take
+            load[t] += take
+            left -= take * hours
+            if left <= _DONE_WH:
+                break
+    return power
+
+
+def uncontrolled(problem: Problem) -> Result:
+    started = time.perf_counter()
+    power = uncontrolled_power(problem)
+    return assemble(
+        problem, power, Method.UNCONTROLLED, solve_time_s=time.perf_counter() - started
+    )
+
+
+def greedy(
+    problem: Problem,
+    *,
+    method: Method = Method.GREEDY,
+    status: str = "ok",
+    baseline: Result | None = None,
+) -> Result:
+    """The greedy schedule; the solver also returns it, labelled as a fallback, when it must."""
+    started = time.perf_counter()
+    power = greedy_power(problem)
+    return assemble(
+        problem,
+        power,
+        method,
+        status=status,
+        solve_time_s=time.perf_counter() - started,
+        baseline=baseline,
+    )
