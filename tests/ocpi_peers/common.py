@@ -467,11 +467,6 @@ def join_url(base: str, *segments: str) -> str:
     return out
 
 
-def same_origin_path(url: str) -> str:
-    """The path of ``url`` without a trailing slash (for matching our own response URLs)."""
-    return urlsplit(url).path.rstrip("/") or "/"
-
-
 # ---------------------------------------------------------------------------------------------
 # Schemas
 
@@ -544,7 +539,7 @@ class OcpiSchemas:
             uri = (self.directory / "modules" / module / "schema.yaml").as_uri()
             self._validators[key] = Draft202012Validator(
                 {"$ref": f"{uri}#/components/schemas/{name}"},
-                registry=Registry(retrieve=retrieve),
+                registry=Registry(retrieve=retrieve),  # type: ignore[call-arg]
                 format_checker=checker)
         return self._validators[key]
 

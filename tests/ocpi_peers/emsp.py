@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import json
 import socket
 import time
@@ -496,11 +497,16 @@ class EmspPeer:
                        interval: float = 0.02) -> Any:
         """Poll ``predicate`` until it returns something truthy, and return that.
 
+        ``predicate`` may be a plain function or return an awaitable (e.g. an async check
+        against the CPO's API).
+
         Raises TimeoutError with the predicate's name when it does not happen in time.
         """
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
+            if inspect.isawaitable(value):
+                value = await value
             if value:
                 return value
             if time.monotonic() >= deadline:
@@ -1033,6 +1039,7 @@ class EmspPeer:
         method = ctx.request.method
         stores = self._target_stores(ctx)
         cc, pid, location_id = ctx.args[:3]
+        self._check_owner(ctx, cc, pid)
         key = (cc.upper(), pid.upper(), location_id)
         level = len(ctx.args)
         name = ("Location", "EVSE", "Connector")[level - 3]
@@ -1135,7 +1142,20 @@ class EmspPeer:
         if len(ctx.args) != 3:
             raise _Refuse(self._not_found("expected {country_code}/{party_id}/{id}"))
         cc, pid, object_id = ctx.args
+        self._check_owner(ctx, cc, pid)
         return (cc.upper(), pid.upper(), object_id)
+
+    def _check_owner(self, ctx: _Context, country_code: str, party_id: str) -> None:
+        """Note a Client Owned Object URL whose owner is not one of the caller's parties.
+
+        The specification allows answering 404 there; the peer accepts the object but
+        records the deviation, which usually means the CPO put the wrong party in the URL.
+        """
+        owner = Party(country_code, party_id)
+        if ctx.partner is not None and ctx.partner.roles and not any(
+                owner.same_as(p) for p in ctx.partner.parties):
+            self._violation(ctx.record, f"object owner {owner} is not a party of the caller's "
+                                        "credentials roles")
 
     async def _sessions(self, ctx: _Context) -> Reply:
         key = self._object_key(ctx)
@@ -1260,7 +1280,7 @@ class EmspPeer:
         page = [self._outgoing_token(t) for t in selected[offset:offset + limit]]
         headers = {X_TOTAL_COUNT: str(len(selected)), X_LIMIT: str(limit)}
         if offset + limit < len(selected):
-            params = {"offset": offset + limit, "limit": limit}
+            params: dict[str, str | int] = {"offset": offset + limit, "limit": limit}
             params.update({k: query[k] for k in ("date_from", "date_to") if k in query})
             headers["Link"] = f'<{self.endpoint_url("tokens")}?{urlencode(params)}>; rel="next"'
         return _ok(page, headers=headers)
