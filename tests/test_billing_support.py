@@ -93,7 +93,8 @@ async def add_site(server, *, station_id="CP1", location_id="LOC1", time_zone="E
                 connector_number=number,
                 standard="IEC_62196_T2_COMBO" if power_type == "DC" else "IEC_62196_T2",
                 format="CABLE" if power_type == "DC" else "SOCKET", power_type=power_type,
-                max_electric_power=watts, max_amperage=watts // 690 or None, tariff_ids=[]))
+                max_electric_power=watts, max_amperage=watts // 690 or None,
+                max_voltage=400 if power_type in ("AC_3_PHASE", "DC") else 230, tariff_ids=[]))
 
 
 async def add_token(server, token, **fields):

@@ -31,7 +31,12 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     config = app[CONFIG] = load(app)
     role = OwnRole("CPO", config.party, BusinessDetails(config.name, config.website))
     modules = (OcpiModule("locations", SENDER, locations.routes()),)
-    return [OcpiPlatform("cpo", (role,), modules)]
+
+    async def on_partner(change: str, partner_id: int) -> None:
+        if change in ("registered", "updated"):
+            await locations.sync_partner(app, partner_id)
+
+    return [OcpiPlatform("cpo", (role,), modules, on_partner=on_partner)]
 
 
 _LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.updated",

@@ -225,6 +225,24 @@ async def push_location(app: web.Application, location_id: str) -> None:
     await push.broadcast(app, MODULE, "PUT", path, item, f"location:{location_id}")
 
 
+async def sync_partner(app: web.Application, partner_id: int) -> None:
+    """PUT every published location to a partner that just registered: later EVSE PATCHes
+    then apply to objects it holds."""
+    partner = next((p for p in await push.receivers(app, MODULE) if p.id == partner_id), None)
+    if partner is None:
+        return
+    async with app[appkeys.DB].session() as session:
+        rows = (await session.execute(select(Location).options(_loaded())
+                                      .order_by(Location.id))).scalars().all()
+    party = app[CONFIG].party
+    for row in rows:
+        item = location_to_ocpi(app, row)
+        if item is not None:
+            await push.send(app, [(partner, push.broadcast_target(partner))], MODULE, "PUT",
+                            f"/{party.country_code}/{party.party_id}/{row.id}", item,
+                            f"location:{row.id}")
+
+
 async def push_evse_status(app: web.Application, station_id: str, evse_number: int | None
                            ) -> None:
     """PATCH the EVSE's status to every receiver (after an OCPP status notification)."""
