@@ -130,7 +130,10 @@ class Outbox:
 
     async def _loop(self, partner_id: int) -> None:
         attempt_delay = 0.0
+        wakeup = self._wakeups[partner_id]
         while not self._closed:
+            # Cleared before looking, so a row queued while we look is never missed.
+            wakeup.clear()
             if not await self._lease(partner_id):
                 return
             rows, partner = await self._due(partner_id)
@@ -138,12 +141,11 @@ class Outbox:
                 return
             if not rows:
                 wait = await self._next_due(partner_id)
-                if wait is None:
+                if wait is None and not wakeup.is_set():
                     return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeups[partner_id].wait(),
-                                           min(wait, LEASE.total_seconds() / 2))
-                self._wakeups[partner_id].clear()
+                    await asyncio.wait_for(wakeup.wait(),
+                                           min(wait or 0.0, LEASE.total_seconds() / 2))
                 continue
             for row in rows:
                 delivered = await self._deliver(partner, row)

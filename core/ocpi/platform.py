@@ -49,6 +49,8 @@ class OcpiModule:
     role: str
     routes: tuple[OcpiRoute, ...]
     path: str = ""
+    # Configuration modules (hubclientinfo) take no routing headers; functional ones do.
+    routed: bool = True
 
     @property
     def mount(self) -> str:

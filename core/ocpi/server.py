@@ -368,6 +368,8 @@ async def _module(request: web.Request, platform: OcpiPlatform) -> web.Response:
     sender, receiver = routing(request, platform, caller.partner)
     ocpi_request = OcpiRequest(request, platform, caller, params, sender, receiver)
     reply = await compiled.route.handler(ocpi_request)
+    if not compiled.module.routed:
+        return respond(request, reply)
     swapped = {"OCPI-from-country-code": receiver.country_code,
                "OCPI-from-party-id": receiver.party_id}
     if sender is not None:
