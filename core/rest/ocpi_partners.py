@@ -153,16 +153,16 @@ async def _answer(request: web.Request, partner_id: int, status: int) -> web.Res
 def routes() -> list[Route]:
     tags = ("ocpi",)
     return [
-        Route("GET", "/api/ocpipartner/", list_partners, READ, summary="OCPI partners",
+        Route("GET", "/api/ocpipartner/", list_partners, READ, "ocpipartner-list", summary="OCPI partners",
               tags=tags),
-        Route("GET", "/api/ocpipartner/{id}/", get_partner, READ, summary="One OCPI partner",
+        Route("GET", "/api/ocpipartner/{id}/", get_partner, READ, "ocpipartner-detail", summary="One OCPI partner",
               tags=tags),
-        Route("DELETE", "/api/ocpipartner/{id}/", unregister, WRITE,
+        Route("DELETE", "/api/ocpipartner/{id}/", unregister, WRITE, "ocpipartner-delete",
               summary="Unregister an OCPI partner", tags=tags),
-        Route("POST", "/api/ocpipartner/{id}/rotate/", rotate, WRITE,
+        Route("POST", "/api/ocpipartner/{id}/rotate/", rotate, WRITE, "ocpipartner-rotate",
               summary="Exchange new credentials tokens with a partner", tags=tags),
-        Route("POST", "/api/ocpi/{platform}/token-a/", token_a, WRITE,
+        Route("POST", "/api/ocpi/{platform}/token-a/", token_a, WRITE, "ocpi-token-a",
               summary="Issue a token A for a partner's registration", tags=tags),
-        Route("POST", "/api/ocpi/{platform}/register/", register, WRITE,
+        Route("POST", "/api/ocpi/{platform}/register/", register, WRITE, "ocpi-register",
               summary="Register with a partner or hub", tags=tags),
     ]
