@@ -4,9 +4,11 @@
   from arrival until its target is reached or it leaves; when the supply point limit binds, the
   power is shared in proportion to what each EV asks for.
 - **Greedy cheapest slots** (seed 004 §3.4.2): sessions in order of departure (earliest deadline
-  first); each takes the cheapest slots of its window first until its target is reached. A slot's
-  price is its marginal one: charging from on-site generation that would otherwise be exported
-  costs only the lost export price, the rest the import price. It never discharges.
+  first, the least spare time first among equal deadlines); each takes the cheapest slots of its
+  window first until its target is reached. A slot's price is its marginal one: charging from
+  on-site generation that would otherwise be exported costs only the lost export price, the
+  rest the import price. It never discharges. Sessions choose one after the other, so one can
+  take the cheap capacity another needed more; the LP has no such blind spot.
 
 Both only charge, so the supply point's minimum power can never be broken by them; both respect
 the EVSE power and the supply point limit (after flexibility orders and capacity limits).
@@ -14,11 +16,12 @@ the EVSE power and the supply point limit (after flexibility orders and capacity
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
-from plugins.ocpi_scsp.engine.problem import FloatArray, Problem
+from plugins.ocpi_scsp.engine.problem import EvSession, FloatArray, Problem
 from plugins.ocpi_scsp.engine.result import Method, Result, assemble
 
 #: Remaining need below this is considered delivered (Wh).
@@ -27,10 +30,10 @@ _DONE_WH = 1e-9
 
 def _grid_side_need_wh(problem: Problem) -> FloatArray:
     """Energy each session must draw from the grid to reach its target (losses included)."""
-    return np.asarray(
-        [max(0.0, s.target_energy_wh - s.initial_energy_wh) / s.efficiency for s in problem.sessions],
-        dtype=float,
-    )
+    needs = [
+        max(0.0, s.target_energy_wh - s.initial_energy_wh) / s.efficiency for s in problem.sessions
+    ]
+    return np.asarray(needs, dtype=float)
 
 
 def uncontrolled_power(problem: Problem) -> FloatArray:
@@ -63,10 +66,7 @@ def greedy_power(problem: Problem) -> FloatArray:
     need = _grid_side_need_wh(problem)
     load = np.zeros(problem.slots)
     base = problem.base_flow_w
-    order = sorted(
-        range(len(sessions)),
-        key=lambda n: (problem.window(sessions[n])[1], sessions[n].arrival_slot, n),
-    )
+    order = sorted(range(len(sessions)), key=lambda n: _urgency(problem, sessions[n], need[n], n))
     for n in order:
         if need[n] <= _DONE_WH:
             continue
@@ -91,6 +91,16 @@ def greedy_power(problem: Problem) -> FloatArray:
             if left <= _DONE_WH:
                 break
     return power
+
+
+def _urgency(
+    problem: Problem, session: EvSession, need_wh: float, index: int
+) -> tuple[int, float, int]:
+    """Earliest deadline first; at equal deadlines, the session with the fewest spare slots."""
+    first, end = problem.window(session)
+    slot_energy = session.max_charge_power_w * problem.slot_hours
+    slots_needed = need_wh / slot_energy if slot_energy > 0 else math.inf
+    return end, (end - first) - slots_needed, index
 
 
 def uncontrolled(problem: Problem) -> Result:

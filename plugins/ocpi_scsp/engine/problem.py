@@ -12,6 +12,7 @@ the field, never later inside a solver.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,10 @@ ENERGY_TOLERANCE_WH = 0.01
 
 def _finite(name: str, value: float) -> float:
     """Reject NaN and infinities early: they would silently poison every solver."""
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
@@ -54,7 +58,7 @@ def _percent(name: str, value: float) -> float:
 
 
 def _money(name: str, value: Decimal | float | int | str) -> Decimal:
-    """Money enters as ``Decimal``; floats are taken by their shortest repr, not their binary value."""
+    """Money enters as ``Decimal``; a float is read by its shortest repr, not its binary value."""
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation as exc:
@@ -82,7 +86,7 @@ class EvSession:
     discharge. ``charge_efficiency`` is applied both ways: a W from the grid adds η W to the
     battery, a W to the grid takes 1/η W from it. ``degradation_cost_per_kwh`` prices the wear of
     each kWh discharged (SMC_011); ``opportunity_cost`` is the seed's linearly increasing
-    cost of occupying the EVSE: its k-th slot of occupation costs k × ``opportunity_cost``,
+    cost of occupying the EVSE: its k-th slot of occupation costs k times ``opportunity_cost``,
     counting the ``previous_slots`` it was already occupied before the horizon.
     """
 
@@ -289,7 +293,7 @@ class Problem:
             by_evse.setdefault(session.evse_id, []).append(session)
         for evse_id, group in by_evse.items():
             group.sort(key=lambda s: s.arrival_slot)
-            for before, after in zip(group, group[1:], strict=False):
+            for before, after in itertools.pairwise(group):
                 if after.arrival_slot < before.departure_slot:
                     raise ValueError(
                         f"EVSE {evse_id}: sessions {before.session_id} and {after.session_id} "
@@ -321,7 +325,7 @@ class Problem:
     @cached_property
     def base_flow_w(self) -> FloatArray:
         """Supply point flow without EVs: demand minus generation (generation reduces it)."""
-        return np.asarray(self.demand_w, dtype=float) - np.asarray(self.generation_w, dtype=float)
+        return _frozen(np.asarray(self.demand_w, dtype=float) - np.asarray(self.generation_w))
 
     @cached_property
     def ev_upper_w(self) -> FloatArray:
@@ -330,30 +334,36 @@ class Problem:
         When the site alone already exceeds the limit the EVs may not add to it (0 W net); the
         solver additionally tries to relieve such an overload by discharging.
         """
-        return np.maximum(np.asarray(self.limit_w) - self.base_flow_w, 0.0)
+        return _frozen(np.maximum(np.asarray(self.limit_w) - self.base_flow_w, 0.0))
 
     @cached_property
     def ev_lower_w(self) -> FloatArray:
         """Least net power the EVs together may draw per slot (negative = export), never above 0."""
-        return np.minimum(self.min_power_w - self.base_flow_w, 0.0)
+        return _frozen(np.minimum(self.min_power_w - self.base_flow_w, 0.0))
 
     @cached_property
     def import_price(self) -> FloatArray:
-        return np.asarray([float(p) for p in self.import_price_per_kwh])
+        return _frozen(np.asarray([float(p) for p in self.import_price_per_kwh]))
 
     @cached_property
     def export_price(self) -> FloatArray:
-        return np.asarray([float(p) for p in self.export_price_per_kwh])
+        return _frozen(np.asarray([float(p) for p in self.export_price_per_kwh]))
 
     @cached_property
     def convex_export_price(self) -> FloatArray:
         """Export price capped at the import price.
 
-        Paying ``import·max(x,0) − export·max(−x,0)`` is convex in the flow ``x`` only when
+        Paying ``import·max(x,0) - export·max(-x,0)`` is convex in the flow ``x`` only when
         export never pays more than import; above that, a linear model would import and export
         at once. Capping keeps the models linear; the reported cost uses the real prices.
         """
-        return np.minimum(self.export_price, self.import_price)
+        return _frozen(np.minimum(self.export_price, self.import_price))
+
+
+def _frozen(array: FloatArray) -> FloatArray:
+    """Cached arrays are shared by every caller; make accidental writes fail loudly."""
+    array.setflags(write=False)
+    return array
 
 
 def series_to_slots(

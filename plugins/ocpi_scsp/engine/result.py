@@ -44,7 +44,8 @@ class SessionSchedule:
     ``power_w[t]`` is the EVSE power in slot ``t`` (positive charges, negative discharges);
     ``energy_wh[k]`` the battery energy at the start of slot ``k`` (``k = slots`` is the end of the
     horizon), or the energy delivered so far when the capacity is unknown, in which case
-    ``soc_pct`` is ``None``. ``planned_start`` is the first slot with power (SMC_010).
+    ``soc_pct`` is ``None``. ``planned_start`` is the start of the first slot that charges
+    (SMC_010); ``occupied_slots`` counts the slots from arrival to the last one with power.
     """
 
     session_id: str
@@ -73,7 +74,9 @@ class Result:
     discharge, ``opportunity_cost`` the occupation cost of model 4 (each session occupies its
     EVSE from arrival to its last slot with power). ``saving_vs_uncontrolled`` is the uncontrolled
     schedule's energy plus degradation cost minus this one's. ``objective`` and ``best_bound`` are
-    the solver's (currency, including penalties), present for the LP and MILP methods.
+    the solver's, in currency and without the shortfall penalties (for the LP and MILP only):
+    energy (export priced at most at the import price), degradation and, for the MILP,
+    occupation cost; their distance is the proven optimality gap.
     """
 
     method: Method
@@ -124,7 +127,8 @@ def energy_trajectory(problem: Problem, session: EvSession, power_w: FloatArray)
     """Battery energy at every slot boundary: charging gains η·P·Ts, discharging loses P·Ts/η."""
     eta = session.efficiency
     gains = np.where(power_w > 0, power_w * eta, power_w / eta) * problem.slot_hours
-    return np.concatenate(([session.initial_energy_wh], session.initial_energy_wh + np.cumsum(gains)))
+    start = session.initial_energy_wh
+    return np.concatenate(([start], start + np.cumsum(gains)))
 
 
 def to_money(amount: float | Decimal) -> Decimal:
@@ -159,7 +163,8 @@ def _schedule(problem: Problem, session: EvSession, power: FloatArray) -> Sessio
     achieved = float(energy[end])
     target = session.target_energy_wh
     active = np.flatnonzero(power)
-    planned = int(active[0]) if active.size else None
+    charging = np.flatnonzero(power > 0)
+    planned = int(charging[0]) if charging.size else None
     occupied = int(active[-1]) - first + 1 if active.size else 0
     capacity = session.battery_capacity_wh
     return SessionSchedule(
@@ -192,7 +197,7 @@ def assemble(
     best_bound: float | None = None,
     baseline: Result | None = None,
 ) -> Result:
-    """Turn a (sessions × slots) power matrix into a :class:`Result` with all derived figures."""
+    """Turn a (sessions, slots) power matrix into a :class:`Result` with all derived figures."""
     power = np.asarray(power_w, dtype=float).reshape(len(problem.sessions), problem.slots)
     schedules = tuple(
         _schedule(problem, session, power[n]) for n, session in enumerate(problem.sessions)
@@ -251,6 +256,8 @@ def check(problem: Problem, result: Result) -> list[str]:
     if len(result.sessions) != len(problem.sessions):
         return [f"{len(result.sessions)} schedules for {len(problem.sessions)} sessions"]
     slots = problem.slots
+    if len(result.grid_w) != slots:
+        return [f"{len(result.grid_w)} supply point flows for {slots} slots"]
     total = np.zeros(slots)
     for session, schedule in zip(problem.sessions, result.sessions, strict=True):
         sid = session.session_id
@@ -312,8 +319,8 @@ def _check_session(
     met = energy[end] >= session.target_energy_wh - ENERGY_TOLERANCE_WH
     if met != schedule.target_met:
         found.append(f"{sid}: target_met is {schedule.target_met} but the energy says {met}")
-    active = np.flatnonzero(power)
-    planned = int(active[0]) if active.size else None
+    charging = np.flatnonzero(power > 0)
+    planned = int(charging[0]) if charging.size else None
     if planned != schedule.planned_start_slot:
-        found.append(f"{sid}: planned start {schedule.planned_start_slot}, first power {planned}")
+        found.append(f"{sid}: planned start {schedule.planned_start_slot}, first charge {planned}")
     return found
