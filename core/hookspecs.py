@@ -167,3 +167,19 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform] | None:
     credentials and partners; the core does the transport (tokens, envelope, headers, routing
     checks) and hands module requests to the declared handlers.
     """
+
+
+@hookspec
+def openv2x_authorize_token(
+    app: web.Application, station_id: str, id_token: str, token_type: str,
+    evse_number: int | None, ocpp_version: str,
+) -> Awaitable[str | None] | str | None:
+    """Give a verdict on a token presented at a station, from outside the CSMS. *May be async.*
+
+    Called before Authorize, StartTransaction (1.6) and a TransactionEvent carrying an idToken
+    (2.x) are stored, outside the database transaction, so it may call a partner (OCPI
+    real-time authorization). Return an OCPP authorization status of ``ocpp_version``
+    (``Accepted``, ``Blocked``, ``Expired``, ``Invalid`` …) to replace the local verdict, or
+    ``None`` to keep it. The first plugin with a verdict decides. Keep it quick for tokens the
+    plugin does not handle: it runs on every authorization.
+    """

@@ -64,25 +64,55 @@ async def station(work: Work, station_id: str) -> ChargingStation:
     return found
 
 
-async def authorize_token(work: Work, id_token: str, *, starting: bool = False) -> TokenDecision:
-    """Look the token up; ``starting`` also refuses a token already charging elsewhere."""
+async def authorize_token(work: Work, id_token: str, *, starting: bool = False,
+                          remote: str | None = None) -> TokenDecision:
+    """Look the token up; ``starting`` also refuses a token already charging elsewhere.
+
+    ``remote`` is a verdict obtained from the token's issuer (see :func:`remote_verdict`); it
+    replaces the local one, except that a token already charging stays ``ConcurrentTx``.
+    """
     token = (
         await work.session.execute(select(IdToken).where(IdToken.id_token == id_token))
     ).scalars().first()
     if token is None:
-        return TokenDecision("Invalid", known=False)
+        return TokenDecision(remote) if remote else TokenDecision("Invalid", known=False)
+    local = await _local_decision(work, token, starting)
+    if remote is None or local.status == "ConcurrentTx":
+        return local
+    return replace(local, status=remote)
+
+
+async def _local_decision(work: Work, token: IdToken, starting: bool) -> TokenDecision:
     if token.status == "Accepted" and token.expiry_date and token.expiry_date <= utcnow():
         return _decision(token, "Expired")
     if token.status != "Accepted" or not starting:
         return _decision(token)
     busy = await work.session.execute(
         select(Transaction.id).where(
-            Transaction.id_token == id_token, Transaction.status == "Active"
+            Transaction.id_token == token.id_token, Transaction.status == "Active"
         )
     )
     if busy.first() is not None:
         return _decision(token, "ConcurrentTx")
     return _decision(token)
+
+
+async def remote_verdict(app: web.Application, station_id: str, id_token: str,
+                         token_type: str, evse_number: int | None,
+                         ocpp_version: str) -> str | None:
+    """Ask the plugins that authorise tokens elsewhere (an eMSP, in real time) for a verdict.
+
+    Called before the unit of work that answers the station, because the answer may take a
+    network round trip; the first plugin with a verdict decides. The verdict is an OCPP status
+    of ``ocpp_version`` (``1.6`` or ``2.x``).
+    """
+    for result in app[appkeys.PLUGINS].hook.openv2x_authorize_token(
+            app=app, station_id=station_id, id_token=id_token, token_type=token_type,
+            evse_number=evse_number, ocpp_version=ocpp_version):
+        verdict = await await_me_maybe(result)
+        if verdict is not None:
+            return str(verdict)
+    return None
 
 
 async def authorize_vehicle(work: Work, identifier: str, *,

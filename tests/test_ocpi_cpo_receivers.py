@@ -243,7 +243,16 @@ async def test_pushed_tokens_authorize_at_an_ocpp16_station(cpo, emsp):
         return (await station.call(call.Authorize(id_tag=uid))).id_tag_info["status"]
 
     assert await authorize("RFID-OK") == "Accepted"
-    assert await authorize("RFID-RT") == "Invalid"
+    assert not emsp.authorizations  # a whitelisted token is decided from our copy
+    # A NEVER token is asked of its eMSP in real time, at every authorization.
+    assert await authorize("RFID-RT") == "Accepted"
+    assert emsp.authorizations[-1]["location"]["location_id"] == "LOC1"
+    emsp.set_token_allowed("RFID-RT", "BLOCKED")
+    assert await authorize("RFID-RT") == "Blocked"
+    # A token nobody pushed is asked about too; one its eMSP does not know stays Invalid.
+    emsp.add_token("NEVER-PUSHED", whitelist="NEVER")
+    assert await authorize("NEVER-PUSHED") == "Accepted"
+    assert await authorize("UNKNOWN-EVERYWHERE") == "Invalid"
     await emsp.patch_token("RFID-OK", {"valid": False})
     assert await authorize("RFID-OK") == "Blocked"
     await disconnect(station)

@@ -72,3 +72,10 @@ async def openv2x_startup(app: web.Application) -> None:
 async def openv2x_shutdown(app: web.Application) -> None:
     await commands.shutdown(app)
     await tokens.shutdown(app)
+
+
+@hookimpl
+async def openv2x_authorize_token(app: web.Application, station_id: str, id_token: str,
+                                  evse_number: int | None, ocpp_version: str) -> str | None:
+    """Real-time authorization with the token's eMSP, for the tokens that need it."""
+    return await tokens.realtime_decision(app, id_token, station_id, evse_number, ocpp_version)

@@ -143,10 +143,16 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
         await self._write(store)
         return call_result.StatusNotification()
 
+    async def _remote_verdict(self, id_tag: str, connector_id: int | None) -> str | None:
+        return await stations.remote_verdict(self.app, self.id, id_tag, "ISO14443",
+                                             connector_id, "1.6")
+
     @on("Authorize")
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        remote = await self._remote_verdict(id_tag, None)
+
         async def store(work: Work) -> stations.TokenDecision:
-            decision = await stations.authorize_token(work, id_tag)
+            decision = await stations.authorize_token(work, id_tag, remote=remote)
             work.emit(Event("token.authorized", {"station_id": self.id, "id_token": id_tag,
                                                  "status": decision.status}))
             return decision
@@ -161,6 +167,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
             raise PropertyConstraintViolationError(
                 details={"cause": f"a transaction needs a connector > 0, not {connector_id}"})
         started = parse_time(timestamp)
+        remote = await self._remote_verdict(id_tag, connector_id)
 
         async def store(work: Work) -> tuple[int, stations.TokenDecision]:
             current = await stations.active_transaction(work, self.id, connector_id)
@@ -168,7 +175,7 @@ class Ocpp16Session(GuardedChargePoint, ChargePoint):  # type: ignore[misc]
                                         current.started_at) == (id_tag, meter_start, started):
                 # The station retried a StartTransaction we already stored: same id, no new row.
                 return current.id, await stations.authorize_token(work, id_tag)
-            decision = await stations.authorize_token(work, id_tag, starting=True)
+            decision = await stations.authorize_token(work, id_tag, starting=True, remote=remote)
             if current is not None:
                 stations.close_unconfirmed(
                     work, current, at=started, closed_by="csms",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from aiohttp import web
 from ocpp.routing import on
 from sqlalchemy import select
 
@@ -33,18 +34,31 @@ from plugins.ocpp201.base import Effect, HandlerBase
 SELF_AUTHORIZED = ("NoAuthorization", "Local")
 
 
-async def decide(work: Work, id_token: dict[str, Any], *,
-                 starting: bool = False) -> stations.TokenDecision:
-    """The verdict on an OCPP 2.x IdToken (``{"id_token", "type"}``), by its type."""
+async def decide(work: Work, id_token: dict[str, Any], *, starting: bool = False,
+                 remote: str | None = None) -> stations.TokenDecision:
+    """The verdict on an OCPP 2.x IdToken (``{"id_token", "type"}``), by its type.
+
+    ``remote`` is the token issuer's verdict (:func:`remote_verdict`), when it gave one.
+    """
     value, kind = id_token["id_token"], id_token["type"]
     if kind in SELF_AUTHORIZED:
         return stations.TokenDecision("Accepted")
     if kind == "MacAddress":
         return await stations.authorize_vehicle(work, value, starting=starting)
-    decision = await stations.authorize_token(work, value, starting=starting)
+    decision = await stations.authorize_token(work, value, starting=starting, remote=remote)
     if kind == "Central" and not decision.known:
         return stations.TokenDecision("Accepted")
     return decision
+
+
+async def remote_verdict(app: web.Application, station_id: str, id_token: dict[str, Any] | None,
+                         evse_number: int | None) -> str | None:
+    """The issuer's verdict on a token a station presents; tokens the CSMS does not look up
+    (self-authorised, vehicles) are not asked about."""
+    if not id_token or id_token["type"] in (*SELF_AUTHORIZED, "MacAddress"):
+        return None
+    return await stations.remote_verdict(app, station_id, id_token["id_token"],
+                                         id_token["type"], evse_number, "2.x")
 
 
 async def id_token_info(work: Work, decision: stations.TokenDecision) -> dict[str, Any]:
@@ -86,8 +100,10 @@ class AuthorizationHandlers(HandlerBase):
 
     @on("Authorize")
     async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> dict[str, Any]:
+        remote = await remote_verdict(self.app, self.id, id_token, None)
+
         async def store(work: Work) -> dict[str, Any]:
-            decision = await decide(work, id_token)
+            decision = await decide(work, id_token, remote=remote)
             work.emit(Event("token.authorized", {
                 "station_id": self.id, "id_token": id_token["id_token"],
                 "type": id_token["type"], "status": decision.status}))

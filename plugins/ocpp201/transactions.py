@@ -34,7 +34,7 @@ from core.events import Event
 from core.ocpp.guard import camel_keys
 from core.ocpp.times import iso, parse_time
 from core.rest.routes import Route
-from plugins.ocpp201.authorization import decide, id_token_info
+from plugins.ocpp201.authorization import decide, id_token_info, remote_verdict
 from plugins.ocpp201.base import Effect, HandlerBase
 from plugins.ocpp201.models import TransactionEvent
 
@@ -101,6 +101,7 @@ class EventIn:
     reservation_id: int | None
     offline: bool
     samples: list[stations.Sample]
+    remote: str | None = None  # the token issuer's verdict on id_token, when it gave one
 
 
 @dataclass(frozen=True)
@@ -247,14 +248,16 @@ async def apply_event(work: Work, event: EventIn, known: KnownTransaction | None
     events needs no query of its own. The result carries the session's state to remember.
     """
     if await _is_repeat(work, event, known):
-        decision = await decide(work, event.id_token) if event.id_token else None
+        decision = await decide(work, event.id_token, remote=event.remote) \
+            if event.id_token else None
         return Applied(await id_token_info(work, decision) if decision else None, known)
     _log_event(work, event)
     tx = await _find(work, event, known)
     decision = None
     if event.id_token:
         decision = await decide(work, event.id_token,
-                                starting=tx is None and event.event_type == "Started")
+                                starting=tx is None and event.event_type == "Started",
+                                remote=event.remote)
     if tx is None:
         tx = await _create(work, event, decision)
     _fill_in(tx, event, decision)
@@ -337,7 +340,9 @@ class TransactionHandlers(HandlerBase):
             evse_id=evse.get("id"), connector_id=evse.get("connector_id"),
             id_token=fields.get("id_token"), reservation_id=fields.get("reservation_id"),
             offline=bool(fields.get("offline")),
-            samples=samples_from(fields.get("meter_value") or []))
+            samples=samples_from(fields.get("meter_value") or []),
+            remote=await remote_verdict(self.app, self.id, fields.get("id_token"),
+                                        evse.get("id")))
 
         known = self.known_transactions.get(event.uid)
 
