@@ -153,10 +153,10 @@ async def _answer(request: web.Request, partner_id: int, status: int) -> web.Res
 def routes() -> list[Route]:
     tags = ("ocpi",)
     return [
-        Route("GET", "/api/ocpipartner/", list_partners, READ, "ocpipartner-list", summary="OCPI partners",
-              tags=tags),
-        Route("GET", "/api/ocpipartner/{id}/", get_partner, READ, "ocpipartner-detail", summary="One OCPI partner",
-              tags=tags),
+        Route("GET", "/api/ocpipartner/", list_partners, READ, "ocpipartner-list",
+              summary="OCPI partners", tags=tags),
+        Route("GET", "/api/ocpipartner/{id}/", get_partner, READ, "ocpipartner-detail",
+              summary="One OCPI partner", tags=tags),
         Route("DELETE", "/api/ocpipartner/{id}/", unregister, WRITE, "ocpipartner-delete",
               summary="Unregister an OCPI partner", tags=tags),
         Route("POST", "/api/ocpipartner/{id}/rotate/", rotate, WRITE, "ocpipartner-rotate",
