@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
 from core import appkeys
 from core.db import Work
@@ -71,15 +71,28 @@ async def authorize_token(work: Work, id_token: str, *, starting: bool = False,
     ``remote`` is a verdict obtained from the token's issuer (see :func:`remote_verdict`); it
     replaces the local one, except that a token already charging stays ``ConcurrentTx``.
     """
-    token = (
-        await work.session.execute(select(IdToken).where(IdToken.id_token == id_token))
-    ).scalars().first()
+    token = await find_token(work, id_token)
     if token is None:
         return TokenDecision(remote) if remote else TokenDecision("Invalid", known=False)
     local = await _local_decision(work, token, starting)
     if remote is None or local.status == "ConcurrentTx":
         return local
     return replace(local, status=remote)
+
+
+async def find_token(work: Work, id_token: str) -> IdToken | None:
+    """The token row for an id as a station or partner spells it.
+
+    OCPP id tags and OCPI token uids are case-insensitive; the exact spelling is tried first
+    (indexed), then any spelling.
+    """
+    token = (await work.session.execute(
+        select(IdToken).where(IdToken.id_token == id_token))).scalars().first()
+    if token is not None:
+        return token
+    return (await work.session.execute(select(IdToken).where(
+        func.upper(IdToken.id_token) == id_token.upper()).order_by(IdToken.id))
+    ).scalars().first()
 
 
 async def _local_decision(work: Work, token: IdToken, starting: bool) -> TokenDecision:

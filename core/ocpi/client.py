@@ -22,7 +22,20 @@ MAX_PAGES = 10_000
 
 
 class OcpiClientError(Exception):
-    """The partner could not be reached or did not answer with an OCPI envelope."""
+    """The partner could not be reached or did not answer with an OCPI envelope.
+
+    ``http_status`` is set when the partner did answer, without an envelope.
+    """
+
+    def __init__(self, message: str, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+    @property
+    def refused(self) -> bool:
+        """The partner answered with a client error: sending the same again will not help."""
+        return self.http_status is not None and 400 <= self.http_status < 500 \
+            and self.http_status not in (408, 425, 429)
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,8 @@ class OcpiClient:
         except orjson.JSONDecodeError:
             envelope = None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("status_code"), int):
-            raise OcpiClientError(f"{method} {url}: HTTP {status} without an OCPI envelope")
+            raise OcpiClientError(f"{method} {url}: HTTP {status} without an OCPI envelope",
+                                  status)
         return OcpiResult(status, envelope["status_code"],
                           str(envelope.get("status_message") or ""), envelope.get("data"),
                           response_headers)

@@ -190,30 +190,10 @@ class Outbox:
 
     async def _deliver(self, partner: Partner, row: OcpiOutbox) -> bool:
         """Send one row; False when the partner should be retried later."""
-        url = partner.endpoint(row.module, row.interface_role)
-        error: str | None = None
-        outcome = "failed"
-        if url is None:
-            error = f"partner lists no {row.module} {row.interface_role} endpoint"
-        elif partner.token is None:
-            error = "no token to call the partner with"
-        else:
-            target = url.rstrip("/") + row.path
-            try:
-                result = await self.app[CLIENT].request(
-                    row.method, target, partner.token, raw=partner.raw_tokens, body=row.body,
-                    to_party=_party(row.to_country_code, row.to_party_id),
-                    from_party=_party(row.from_country_code, row.from_party_id))
-            except OcpiClientError as exc:
-                await self._attempted(row.id, str(exc))
-                return False
-            if result.ok:
-                outcome = "done"
-            elif result.http_status >= 500 or 3000 <= result.status_code < 5000:
-                await self._attempted(row.id, result.describe())
-                return False
-            else:
-                error = result.describe()
+        outcome, error = await self._send(partner, row)
+        if outcome == "retry":
+            await self._attempted(row.id, error or "")
+            return False
         if error is not None:
             log.warning("OCPI push %s %s%s to partner %s dropped: %s", row.method, row.module,
                         row.path, partner.id, error)
@@ -224,6 +204,27 @@ class Outbox:
                 current.attempts += 1
                 current.last_error = error
         return True
+
+    async def _send(self, partner: Partner, row: OcpiOutbox) -> tuple[str, str | None]:
+        """(``done`` | ``retry`` | ``failed``, error): a partner that is down or failing on
+        its side is retried; one that refuses the request (4xx, OCPI 2xxx) is not."""
+        url = partner.endpoint(row.module, row.interface_role)
+        if url is None:
+            return "failed", f"partner lists no {row.module} {row.interface_role} endpoint"
+        if partner.token is None:
+            return "failed", "no token to call the partner with"
+        try:
+            result = await self.app[CLIENT].request(
+                row.method, url.rstrip("/") + row.path, partner.token, raw=partner.raw_tokens,
+                body=row.body, to_party=_party(row.to_country_code, row.to_party_id),
+                from_party=_party(row.from_country_code, row.from_party_id))
+        except OcpiClientError as exc:
+            return ("failed" if exc.refused else "retry"), str(exc)
+        if result.ok:
+            return "done", None
+        if result.http_status >= 500 or 3000 <= result.status_code < 5000:
+            return "retry", result.describe()
+        return "failed", result.describe()
 
     async def _attempted(self, row_id: int, error: str) -> None:
         async with self.app[appkeys.DB].transaction() as work:

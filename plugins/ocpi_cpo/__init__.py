@@ -15,7 +15,16 @@ from marshmallow import Schema
 from core.events import Event
 from core.ocpi import SENDER, BusinessDetails, OcpiModule, OcpiPlatform, OwnRole
 from core.plugins import hookimpl
-from plugins.ocpi_cpo import cdrs, commands, hubclientinfo, locations, sessions, tariffs, tokens
+from plugins.ocpi_cpo import (
+    cdrs,
+    chargingprofiles,
+    commands,
+    hubclientinfo,
+    locations,
+    sessions,
+    tariffs,
+    tokens,
+)
 from plugins.ocpi_cpo.config import CONFIG, CpoSettings, load
 
 log = logging.getLogger(__name__)
@@ -32,7 +41,7 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     role = OwnRole("CPO", config.party, BusinessDetails(config.name, config.website))
     modules = (OcpiModule("locations", SENDER, locations.routes()),
                sessions.module(), cdrs.module(), tariffs.module(), tokens.module(),
-               commands.module(), hubclientinfo.module())
+               commands.module(), hubclientinfo.module(), chargingprofiles.module())
 
     async def on_partner(change: str, partner_id: int) -> None:
         if change in ("registered", "updated"):
@@ -52,7 +61,7 @@ async def openv2x_event(event: Event, app: web.Application) -> None:
         await locations.push_evse_status(app, data["station_id"], data.get("evse_number"))
     elif event.name in _LOCATION_CHANGES:
         await _location_changed(app, event)
-    for part in (sessions, cdrs, tariffs):
+    for part in (sessions, cdrs, tariffs, chargingprofiles):
         await part.handle_event(app, event)
 
 
@@ -66,10 +75,12 @@ async def _location_changed(app: web.Application, event: Event) -> None:
 async def openv2x_startup(app: web.Application) -> None:
     await tokens.startup(app)
     await commands.startup(app)
+    await chargingprofiles.startup(app)
 
 
 @hookimpl
 async def openv2x_shutdown(app: web.Application) -> None:
+    await chargingprofiles.shutdown(app)
     await commands.shutdown(app)
     await tokens.shutdown(app)
 

@@ -15,7 +15,7 @@ import core.db.types
 revision: str = 'ocpi_cpo_0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ('ocpi_cpo',)
-depends_on: str | Sequence[str] | None = ('0001',)
+depends_on: str | Sequence[str] | None = ('0004',)
 
 
 def upgrade() -> None:
