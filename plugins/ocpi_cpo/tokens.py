@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import appkeys
+from core import appkeys, stations
 from core.db import Work
 from core.db.models import ChargingStation, Evse, IdToken, OcpiPartner
 from core.db.types import utcnow
@@ -231,7 +231,8 @@ async def find_token(session: AsyncSession, owner: Party, uid: str,
                      token_type: str | None) -> OcpiToken | None:
     """The owner's token; without a type RFID is meant (as OCPI says), else the only one."""
     query = select(OcpiToken).where(OcpiToken.country_code == owner.country_code,
-                                    OcpiToken.party_id == owner.party_id, OcpiToken.uid == uid)
+                                    OcpiToken.party_id == owner.party_id,
+                                    func.upper(OcpiToken.uid) == uid.upper())
     if token_type is not None:
         query = query.where(OcpiToken.type == token_type)
     rows = list((await session.execute(query.order_by(OcpiToken.id))).scalars())
@@ -243,11 +244,13 @@ async def find_token(session: AsyncSession, owner: Party, uid: str,
 async def _refuse_foreign_uid(work: Work, owner: Party, uid: str) -> None:
     """2001 when the uid is another party's token, or a token of our own drivers."""
     others = (await work.session.execute(
-        select(OcpiToken.country_code, OcpiToken.party_id).where(OcpiToken.uid == uid))).all()
+        select(OcpiToken.country_code, OcpiToken.party_id).where(
+            func.upper(OcpiToken.uid) == uid.upper()))).all()
     if any(Party(cc, pid) != owner for cc, pid in others):
         raise status.invalid(f"token uid {uid} is already used by another party")
     core = (await work.session.execute(
-        select(IdToken.country_code, IdToken.party_id).where(IdToken.id_token == uid))).first()
+        select(IdToken.country_code, IdToken.party_id).where(
+            func.upper(IdToken.id_token) == uid.upper()))).first()
     if core is not None and ((core[0] or "").upper(), (core[1] or "").upper()) != (
             owner.country_code, owner.party_id):
         raise status.invalid(f"token uid {uid} is already used by another token holder")
@@ -266,8 +269,7 @@ def _apply(row: OcpiToken, token: dict[str, Any]) -> None:
 
 async def mirror(work: Work, row: OcpiToken) -> str:
     """Make the core ``id_token`` row agree with the OCPI token; returns its status."""
-    token = (await work.session.execute(
-        select(IdToken).where(IdToken.id_token == row.uid))).scalars().first()
+    token = await stations.find_token(work, row.uid)
     if token is None:
         token = IdToken(id_token=row.uid)
         work.session.add(token)
@@ -330,11 +332,12 @@ async def get_token(request: OcpiRequest) -> OcpiReply:
 def _check_identity(token: Mapping[str, Any], owner: Party, uid: str,
                     token_type: str | None) -> None:
     """The object must be the one the URL names (OCPI: the same values SHALL be used)."""
-    if "country_code" in token and token["country_code"] != owner.country_code:
+    if "country_code" in token and str(token["country_code"]).upper() != owner.country_code:
         raise status.invalid("country_code differs from the URL's")
-    if "party_id" in token and token["party_id"] != owner.party_id:
+    if "party_id" in token and str(token["party_id"]).upper() != owner.party_id:
         raise status.invalid("party_id differs from the URL's")
-    if "uid" in token and token["uid"] != uid:
+    # CiStrings: the same uid in any letter case.
+    if "uid" in token and str(token["uid"]).upper() != uid.upper():
         raise status.invalid("uid differs from the URL's token_uid")
     if token_type is not None and "type" in token and token["type"] != token_type:
         raise status.invalid("type differs from the URL's type parameter")
@@ -492,7 +495,7 @@ async def _remember(app: web.Application, answer: Authorization,
 
 async def _stored_token(app: web.Application, uid: str, token_type: str | None
                         ) -> OcpiToken | None:
-    query = select(OcpiToken).where(OcpiToken.uid == uid)
+    query = select(OcpiToken).where(func.upper(OcpiToken.uid) == uid.upper())
     if token_type is not None:
         query = query.where(OcpiToken.type == token_type)
     async with app[appkeys.DB].session() as session:
@@ -556,7 +559,8 @@ async def realtime_decision(app: web.Application, id_token: str, station_id: str
             return None
     else:
         async with app[appkeys.DB].session() as session:
-            if await session.scalar(select(IdToken.id).where(IdToken.id_token == id_token)):
+            if await session.scalar(select(IdToken.id).where(
+                    func.upper(IdToken.id_token) == id_token.upper())):
                 return None  # one of our own tokens
     location_id, evse_uids = await _where(app, station_id, evse_number)
     allowed = await authorize_realtime(app, id_token, known.type if known else "RFID",
