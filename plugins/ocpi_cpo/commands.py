@@ -4,8 +4,8 @@
 and UNLOCK_CONNECTOR. The answer comes at once: a CommandResponse saying whether the command
 can go to the station (``ACCEPTED`` with ``timeout`` = ``command_timeout``; ``REJECTED`` when
 the station is offline or the object is not the caller's; ``UNKNOWN_SESSION``). A body that
-breaks the specification is 2001, an unknown location, EVSE or connector 2003 (HTTP 404), an
-unknown command 404.
+breaks the specification is 2001, an unknown location, EVSE or connector 2003 (in an HTTP 200
+answer: the command URL exists, so the request reached the OCPI layer), an unknown command 404.
 
 An accepted command is kept (``ocpi_cpo_command``) before it is answered, then sent to the
 station in the OCPP version it speaks, and the station's answer is POSTed as a CommandResult to
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from core import appkeys
@@ -169,8 +169,13 @@ def _online(station: ChargingStation) -> Target:
 async def _location_evses(app: web.Application, location_id: str
                           ) -> list[tuple[Evse, ChargingStation]]:
     async with app[appkeys.DB].session() as session:
-        if await session.get(Location, location_id) is None:
-            raise status.not_found(f"unknown location {location_id}", status.UNKNOWN_LOCATION)
+        # CiString: the id in any letter case (partners may keep it lower-cased).
+        location = await session.get(Location, location_id) or (await session.execute(
+            select(Location).where(func.upper(Location.id) == location_id.upper()))
+        ).scalars().first()
+        if location is None:
+            raise OcpiError(status.UNKNOWN_LOCATION, f"unknown location {location_id}")
+        location_id = location.id
         rows = (await session.execute(
             select(Evse, ChargingStation).join(ChargingStation,
                                                Evse.station_id == ChargingStation.id)
@@ -198,15 +203,15 @@ async def resolve(app: web.Application, location_id: str, evse_uid: str | None,
             raise Refusal("REJECTED", f"location {location_id} has no EVSE")
         evse, station = min(rows, key=lambda row: _free_first(*row))
     else:
-        found = [row for row in rows if row[0].uid == evse_uid]
+        found = [row for row in rows if row[0].uid.upper() == evse_uid.upper()]
         if not found:
-            raise status.not_found(f"unknown EVSE {evse_uid}", status.UNKNOWN_LOCATION)
+            raise OcpiError(status.UNKNOWN_LOCATION, f"unknown EVSE {evse_uid}")
         evse, station = found[0]
     connector_number = None
     if connector_id is not None:
         match = [c for c in evse.connectors if str(c.connector_number) == connector_id]
         if not match:
-            raise status.not_found(f"unknown connector {connector_id}", status.UNKNOWN_LOCATION)
+            raise OcpiError(status.UNKNOWN_LOCATION, f"unknown connector {connector_id}")
         connector_number = match[0].connector_number
     target = _online(station)
     return Target(target.station_id, target.version, evse.evse_number, connector_number)
