@@ -23,7 +23,8 @@ SETTINGS = {"billing": {"country_code": "NL", "party_id": "OVX"},
 
 
 @pytest.fixture
-async def cpo(openv2x_server: Any) -> Any:
+async def cpo(openv2x_server: Any, openv2x_db_url: str) -> Any:
+    """Our CPO on SQLite and on PostgreSQL (when configured)."""
     server = await openv2x_server(plugins=PLUGINS, settings=SETTINGS)
     await add_site(server, station_id="CP1", location_id="LOC1")
     return server

@@ -113,7 +113,7 @@ async def add_tokens(world: World) -> None:
 
 
 @pytest.fixture
-async def start(openv2x_server: Any) -> AsyncIterator[Any]:
+async def start(openv2x_server: Any, openv2x_db_url: str) -> AsyncIterator[Any]:
     """Start a CPO (``interval``: session_update_interval; ``page_limit``: [ocpi]) with a
     published site CP1, a site CP2 whose location is not published, tokens and a tariff."""
     worlds: list[World] = []
