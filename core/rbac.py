@@ -43,11 +43,12 @@ def _grants(role: str, *perms: str, scope: Scope = "all") -> list[Grant]:
     return [Grant(role, perm, scope) for perm in perms]
 
 
-READ_SITES = ("location:read", "chargepoint:read", "connector:read")
+READ_SITES = ("location:read", "chargepoint:read", "connector:read", "evse:read")
 
 CORE_GRANTS: list[Grant] = [
     *_grants("cpo_manager", *READ_SITES, "location:write", "location:delete"),
-    *_grants("cpo_manager", "chargepoint:write", "chargepoint:delete", "connector:write"),
+    *_grants("cpo_manager", "chargepoint:write", "chargepoint:delete", "connector:write",
+             "evse:write"),
     *_grants("cpo_manager", "idtag:read", "task:read", "task:delete", "command:send"),
     *_grants("cpo_manager", "transaction:read", "transaction:delete", "transaction:stop",
              "reservation:read"),

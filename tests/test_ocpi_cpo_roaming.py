@@ -147,3 +147,51 @@ async def test_a_hub_gets_broadcasts_addressed_to_itself(cpo: Any, station: Any)
         # Requests the hub forwards for a party behind it are accepted for that party.
         pulled = await hub.get_all("locations", from_party=("DE", "EMB"))
         assert pulled.ok and pulled.items
+
+
+async def test_evse_details_set_over_rest_reach_partners(cpo: Any, station: Any) -> None:
+    async with EmspPeer("DE", "EMS") as peer:
+        await we_register(cpo, peer)
+        headers = await cpo.auth_headers("cpo_manager")
+        async with cpo.http.get(cpo.url("/api/evse/?station_id=CP1"), headers=headers) as resp:
+            [evse] = (await resp.json())["results"]
+        change = {"evse_id": "NL*OVX*ECP1*1", "floor_level": "-1",
+                  "parking_restrictions": ["EV_ONLY"], "capabilities": ["RFID_READER"]}
+        async with cpo.http.patch(cpo.url(f"/api/evse/{evse['id']}/"), headers=headers,
+                                  json=change) as resp:
+            assert resp.status == 200, await resp.text()
+        async with cpo.http.patch(cpo.url(f"/api/evse/{evse['id']}/"), headers=headers,
+                                  json={"parking_restrictions": ["NOWHERE"]}) as resp:
+            assert resp.status == 400
+
+        def updated() -> Any:
+            for request in peer.requests("locations", "PUT"):
+                evses = request.body.get("evses") or []
+                if evses and evses[0].get("floor_level") == "-1":
+                    return evses[0]
+            return None
+
+        pushed = await peer.wait_for(updated, timeout=10)
+        assert pushed["evse_id"] == "NL*OVX*ECP1*1"
+        assert pushed["parking_restrictions"] == ["EV_ONLY"]
+        assert pushed["capabilities"] == ["RFID_READER"]
+        assert not peer.rejected, peer.rejected
+
+
+async def test_a_partner_that_wants_raw_tokens(cpo: Any, station: Any) -> None:
+    async with EmspPeer("DE", "EMS") as peer:
+        peer.accept_unencoded_tokens = True
+        async with cpo.http.post(cpo.url("/api/ocpi/cpo/register/"), headers=await admin(cpo),
+                                 json={"url": peer.versions_url, "token": peer.issue_token_a(),
+                                       "raw_tokens": True}) as resp:
+            body = await resp.json()
+            assert resp.status == 201 and body["raw_tokens"] is True, body
+        await status_change(station, "Charging")
+        await peer.wait_for(lambda: peer.requests("locations", "PATCH"), timeout=10)
+        sent = peer.requests("locations", "PATCH")[0].headers["Authorization"]
+        assert sent == "Token " + peer.partner.token_in
+        # Our side takes its raw token too, from then on.
+        status, _, _ = await ocpi_call(cpo, "GET", "/ocpi/cpo/2.2.1/locations",
+                                       headers={"Authorization": "Token "
+                                                + peer.partner.token_out})
+        assert status == 200

@@ -139,6 +139,8 @@ class Evse(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     capabilities: Mapped[list[Any] | None] = mapped_column(JSON)
     physical_reference: Mapped[str | None] = mapped_column(String(16))
+    floor_level: Mapped[str | None] = mapped_column(String(4))
+    parking_restrictions: Mapped[list[Any] | None] = mapped_column(JSON)
     last_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     station: Mapped[ChargingStation] = relationship(back_populates="evses")

@@ -15,6 +15,7 @@ from core.db.models import (
     ChargingProfile,
     ChargingStation,
     Connector,
+    Evse,
     IdToken,
     Location,
     MeterValue,
@@ -79,6 +80,18 @@ class ConnectorResource(ModelResource):
     operations = ("list", "retrieve", "update")
     filters = ("station_id", "evse_id", "connector_number", "standard", "format", "power_type",
                "status")
+    ordering = "station_id"
+
+
+class EvseResource(ModelResource):
+    """An EVSE's OCPI description (evse_id, capabilities, parking …); EVSEs themselves appear
+    when stations report them."""
+
+    name = "evse"
+    model = Evse
+    schema = schemas.EvseSchema
+    operations = ("list", "retrieve", "update")
+    filters = ("station_id", "evse_number", "uid", "evse_id", "status")
     ordering = "station_id"
 
 
@@ -279,6 +292,7 @@ RESOURCES: tuple[type[ModelResource], ...] = (
     LocationResource,
     ChargePointResource,
     ConnectorResource,
+    EvseResource,
     IdTagResource,
     UserResource,
     TaskResource,

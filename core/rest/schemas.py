@@ -25,6 +25,16 @@ CONNECTOR_STANDARDS = (
     "PANTOGRAPH_TOP_DOWN", "TESLA_R", "TESLA_S",
 )
 CONNECTOR_FORMATS = ("SOCKET", "CABLE")
+CAPABILITIES = (
+    "CHARGING_PROFILE_CAPABLE", "CHARGING_PREFERENCES_CAPABLE", "CHIP_CARD_SUPPORT",
+    "CONTACTLESS_CARD_SUPPORT", "CREDIT_CARD_PAYABLE", "DEBIT_CARD_PAYABLE", "PED_TERMINAL",
+    "REMOTE_START_STOP_CAPABLE", "RESERVABLE", "RFID_READER", "START_SESSION_CONNECTOR_REQUIRED",
+    "TOKEN_GROUP_CAPABLE", "UNLOCK_CAPABLE",
+)
+PARKING_RESTRICTIONS = ("EV_ONLY", "PLUGGED", "DISABLED", "CUSTOMERS", "MOTORCYCLES")
+# OCPI EVSE id (ISO 15118-2 / eMI3): country, operator, "E", the EVSE's own part.
+EVSE_ID = validate.Regexp(r"^[A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9*]{1,30}$",
+                          error="an eMI3 EVSE id such as NL*OVX*E12345*1")
 POWER_TYPES = ("AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC")
 OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
 ID_TOKEN_TYPES = (
@@ -139,6 +149,23 @@ class ConnectorSchema(Schema):
     status = fields.String(dump_only=True)
     error_code = fields.String(dump_only=True)
     status_at = fields.AwareDateTime(dump_only=True)
+    last_updated = fields.AwareDateTime(dump_only=True)
+
+
+class EvseSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    station_id = fields.String(dump_only=True)
+    evse_number = fields.Integer(dump_only=True)
+    uid = fields.String(dump_only=True, metadata={"description": "OCPI EVSE uid"})
+    evse_id = fields.String(allow_none=True, validate=[validate.Length(max=48), EVSE_ID])
+    status = fields.String(dump_only=True)
+    capabilities = fields.List(fields.String(validate=one_of(CAPABILITIES)), allow_none=True,
+                               validate=validate.Length(max=len(CAPABILITIES)))
+    physical_reference = fields.String(allow_none=True, validate=validate.Length(max=16))
+    floor_level = fields.String(allow_none=True, validate=validate.Length(max=4))
+    parking_restrictions = fields.List(fields.String(validate=one_of(PARKING_RESTRICTIONS)),
+                                       allow_none=True,
+                                       validate=validate.Length(max=len(PARKING_RESTRICTIONS)))
     last_updated = fields.AwareDateTime(dump_only=True)
 
 

@@ -51,7 +51,7 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
 
 
 _LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.updated",
-                     "chargepoint.created", "connector.updated"}
+                     "chargepoint.created", "connector.updated", "evse.updated"}
 
 
 @hookimpl
@@ -66,9 +66,11 @@ async def openv2x_event(event: Event, app: web.Application) -> None:
 
 
 async def _location_changed(app: web.Application, event: Event) -> None:
-    ident = event.data.get("id")
-    if event.name.startswith("location.") and isinstance(ident, str):
-        await locations.push_location(app, ident)
+    """An operator changed a location or something in it: PUT the whole location."""
+    location_id = await locations.location_of(app, event.name.split(".")[0],
+                                              event.data.get("id"))
+    if location_id is not None:
+        await locations.push_location(app, location_id)
 
 
 @hookimpl

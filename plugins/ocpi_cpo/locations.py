@@ -81,6 +81,10 @@ def evse_to_ocpi(station: ChargingStation, evse: Evse) -> dict[str, Any] | None:
         out["capabilities"] = list(evse.capabilities)
     if evse.physical_reference:
         out["physical_reference"] = evse.physical_reference
+    if evse.floor_level:
+        out["floor_level"] = evse.floor_level
+    if evse.parking_restrictions:
+        out["parking_restrictions"] = list(evse.parking_restrictions)
     out["connectors"] = published
     changed = max([evse.last_updated, station.last_updated,
                    *(c.last_updated for c in connectors)])
@@ -203,6 +207,27 @@ def routes() -> tuple[OcpiRoute, ...]:
             OcpiRoute("GET", "/{location_id}", get_location),
             OcpiRoute("GET", "/{location_id}/{evse_uid}", get_evse),
             OcpiRoute("GET", "/{location_id}/{evse_uid}/{connector_id}", get_connector))
+
+
+async def location_of(app: web.Application, kind: str, ident: object) -> str | None:
+    """The location a changed row belongs to (``kind``: the REST resource's name)."""
+    if kind == "location":
+        return ident if isinstance(ident, str) else None
+    async with app[appkeys.DB].session() as session:
+        station_id: object = ident
+        if kind == "connector":
+            station_id = await session.scalar(select(Connector.station_id)
+                                              .where(Connector.id == str(ident)))
+        elif kind == "evse":
+            if not isinstance(ident, int):
+                return None
+            station_id = await session.scalar(select(Evse.station_id).where(Evse.id == ident))
+        elif kind != "chargepoint":
+            return None
+        if not isinstance(station_id, str):
+            return None
+        return await session.scalar(select(ChargingStation.location_id)
+                                    .where(ChargingStation.id == station_id))
 
 
 async def _location_of_station(app: web.Application, station_id: str) -> str | None:
