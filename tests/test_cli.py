@@ -65,7 +65,7 @@ def test_plugins_lists_bundled_ones_enabled(tmp_path):
 def test_db_upgrade_is_idempotent(tmp_path):
     first = cli(tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "4 branch head(s) upgraded" in first.stdout  # core + ocpp201 + billing + ocpi_cpo
+    assert "5 branch head(s) upgraded" in first.stdout  # core + 4 plugin branches
     second = cli(tmp_path, "db", "upgrade")
     assert second.returncode == 0 and "0 branch head(s) upgraded" in second.stdout
     with sqlite3.connect(tmp_path / "openv2x.db") as conn:

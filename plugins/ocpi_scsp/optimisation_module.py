@@ -1,0 +1,104 @@
+"""The SmartChargingOptimisation custom module (identifier ``smartChargingOptimisation``),
+RECEIVER interface, as seed 003 §5.1.2.2 specifies it.
+
+``GET/PUT/PATCH/DELETE {url}/{country_code}/{party_id}/{id}`` on client-owned SCOptimisation
+objects: GET answers the object as stored, PUT creates or replaces it, PATCH replaces the
+top-level fields it carries (it must carry ``last_updated``), DELETE removes it. Bad input is
+answered 2001 and nothing is stored; an object of another party is HTTP 404. Every change is
+followed by a recompute of that context (after the answer).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core import appkeys
+from core.ocpi import (
+    RECEIVER,
+    OcpiModule,
+    OcpiReply,
+    OcpiRequest,
+    OcpiRoute,
+    Party,
+    parse_datetime,
+)
+from core.ocpi.server import base_url
+from core.ocpi.status import not_found
+from plugins.ocpi_scsp import background, optimisation_object, optimiser
+from plugins.ocpi_scsp.ownership import owner
+from plugins.ocpi_scsp.tables import OptimisationContext
+
+IDENTIFIER = "smartChargingOptimisation"
+
+
+def _key(request: OcpiRequest) -> optimiser.ContextKey:
+    party = owner(request)
+    return party.country_code, party.party_id, request.params["id"]
+
+
+def _recompute_later(request: OcpiRequest, key: optimiser.ContextKey) -> None:
+    app: web.Application = request.app
+    background.spawn(app, optimiser.recompute(app, key, base_url(app, request.http)),
+                     f"scsp recompute {'*'.join(key)}")
+
+
+async def _get(request: OcpiRequest) -> OcpiReply:
+    key = _key(request)
+    async with request.app[appkeys.DB].session() as session:
+        row = await session.get(OptimisationContext, key)
+    if row is None:
+        raise not_found("unknown optimisation context")
+    return OcpiReply(row.data)
+
+
+async def store(app: web.Application, data: dict[str, object]) -> optimiser.ContextKey:
+    """Create or replace a validated context (shared with the REST API)."""
+    key = (str(data["country_code"]), str(data["party_id"]), str(data["id"]))
+    async with app[appkeys.DB].transaction() as work:
+        row = await work.session.get(OptimisationContext, key)
+        updated = parse_datetime(data["last_updated"], "last_updated")
+        if row is None:
+            work.session.add(OptimisationContext(country_code=key[0], party_id=key[1],
+                                                 id=key[2], data=data, last_updated=updated))
+        else:
+            row.data, row.last_updated = data, updated
+    return key
+
+
+async def _put(request: OcpiRequest) -> OcpiReply:
+    key = _key(request)
+    data = optimisation_object.validate_put(await request.json(), Party(key[0], key[1]), key[2])
+    await store(request.app, data)
+    _recompute_later(request, key)
+    return OcpiReply()
+
+
+async def _patch(request: OcpiRequest) -> OcpiReply:
+    key = _key(request)
+    body = await request.json()
+    async with request.app[appkeys.DB].session() as session:
+        row = await session.get(OptimisationContext, key)
+        if row is None:
+            raise not_found("unknown optimisation context")
+        stored = dict(row.data)
+    await store(request.app, optimisation_object.merge_patch(stored, body))
+    _recompute_later(request, key)
+    return OcpiReply()
+
+
+async def _delete(request: OcpiRequest) -> OcpiReply:
+    key = _key(request)
+    async with request.app[appkeys.DB].transaction() as work:
+        row = await work.session.get(OptimisationContext, key)
+        if row is None:
+            raise not_found("unknown optimisation context")
+        await work.session.delete(row)
+    _recompute_later(request, key)
+    return OcpiReply()
+
+
+def module() -> OcpiModule:
+    pattern = "/{country_code}/{party_id}/{id}"
+    return OcpiModule(IDENTIFIER, RECEIVER, (
+        OcpiRoute("GET", pattern, _get), OcpiRoute("PUT", pattern, _put),
+        OcpiRoute("PATCH", pattern, _patch), OcpiRoute("DELETE", pattern, _delete)))

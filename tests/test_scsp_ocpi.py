@@ -1,0 +1,293 @@
+"""The SCSP role over real HTTP, with an independent peer acting as the CPO: registration, an
+optimisation context and a session pushed, the driver's charging preferences, the
+SetChargingProfile the CPO receives (its limits are the engine's schedule), the CPO's answer,
+bad input refused with nothing stored, and the operators' REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import pytest
+from ocpi_peers import EmspPeer
+from ocpi_peers.emsp import Reply, _Context, _ok
+
+from core import appkeys
+from plugins.ocpi_scsp import background
+from plugins.ocpi_scsp.tables import OptimisationContext, ScspSession, SentProfile
+
+PLUGINS = ["ocpi_scsp"]
+SETTINGS = {"ocpi": {"outbox_max_backoff": 1},
+            "ocpi_scsp": {"country_code": "DE", "party_id": "SCS", "slots": 8}}
+CPO = ("NL", "CPO")
+
+
+class CpoPeer(EmspPeer):
+    """The peer as a CPO: it also receives SetChargingProfile / ClearProfile requests."""
+
+    ROLE: ClassVar[str] = "CPO"
+    ENDPOINTS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("credentials", "RECEIVER"), ("chargingprofiles", "RECEIVER"))
+
+    async def _route(self, request: Any, record: Any, module: str | None, args: list[str],
+                     body: Any) -> Reply:
+        if module != "chargingprofiles":
+            return await super()._route(request, record, module, args, body)
+        token, partner = self._authenticate(request, record)
+        if partner is None:
+            return self._error(2000, "unknown token", 401)
+        self._check_transport(request, record)
+        _ = _Context(request, record, token or "", partner, args, body)
+        return _ok({"result": "ACCEPTED", "timeout": 30})
+
+
+@pytest.fixture
+async def scsp(openv2x_server: Any) -> Any:
+    return await openv2x_server(plugins=PLUGINS, settings=SETTINGS)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def stamp(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def context(**changes: Any) -> dict[str, Any]:
+    start = now().replace(minute=0, second=0, microsecond=0)
+    body = {
+        "country_code": CPO[0], "party_id": CPO[1], "id": "site-1",
+        "evses": [{"location_id": "LOC1", "evse_uid": "EVSE1",
+                   "connectors": [{"connector_id": "1", "power": 11000}]}],
+        "max_power": 15000, "min_power": 0,
+        "demand": [{"time_slot": stamp(start + dt.timedelta(hours=h)), "value": 8000}
+                   for h in range(3)],
+        "price": [{"time_slot": stamp(start + dt.timedelta(hours=h)), "value": v}
+                  for h, v in enumerate((0.40, 0.10, 0.30))],
+        "last_updated": stamp(now()),
+    }
+    return {**body, **changes}
+
+
+def session(**changes: Any) -> dict[str, Any]:
+    body = {
+        "country_code": CPO[0], "party_id": CPO[1], "id": "S1",
+        "start_date_time": stamp(now() - dt.timedelta(minutes=5)), "kwh": 0,
+        "cdr_token": {"country_code": "NL", "party_id": "EMS", "uid": "TOK1",
+                      "type": "RFID", "contract_id": "NL-EMS-C1"},
+        "auth_method": "WHITELIST", "location_id": "LOC1", "evse_uid": "EVSE1",
+        "connector_id": "1", "currency": "EUR", "status": "ACTIVE",
+        "battery_capacity": 50,
+        "charging_periods": [{"start_date_time": stamp(now() - dt.timedelta(minutes=5)),
+                              "dimensions": [{"type": "STATE_OF_CHARGE", "volume": 40}]}],
+        "last_updated": stamp(now()),
+    }
+    return {**body, **changes}
+
+
+async def registered(server: Any, peer: CpoPeer) -> None:
+    headers = await server.auth_headers("emsp_manager")
+    async with server.http.post(server.url("/api/ocpi/scsp/token-a/"),
+                                headers=headers) as resp:
+        assert resp.status == 201, await resp.text()
+        token = (await resp.json())["token"]
+    partner = await peer.register_with(server.url("/ocpi/scsp/versions"), token)
+    assert partner.registered
+    assert {(r["role"], r["country_code"], r["party_id"]) for r in partner.roles} == {
+        ("SCSP", "DE", "SCS")}
+    offered = {(e["identifier"], e["role"]) for e in partner.endpoints}
+    assert {("smartChargingOptimisation", "RECEIVER"), ("sessions", "RECEIVER"),
+            ("sessions", "SENDER"), ("chargingprofiles", "SENDER")} <= offered
+
+
+async def settled(server: Any) -> None:
+    await background.idle(server.app)
+
+
+async def count(server: Any, table: Any) -> int:
+    async with server.app[appkeys.DB].session() as db:
+        from sqlalchemy import func, select
+
+        return int((await db.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def result_of(server: Any, key: str = "NL/CPO/site-1") -> dict[str, Any]:
+    headers = await server.auth_headers("cpo_manager")
+    async with server.http.get(server.url(f"/api/scsp/context/{key}/result/"),
+                               headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+
+async def test_full_flow_from_context_to_charging_profile(scsp: Any) -> None:
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        put = await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                              json=context(), role="RECEIVER")
+        assert put.ok, put.envelope
+        got = await peer.call("GET", "smartChargingOptimisation", *CPO, "site-1",
+                              role="RECEIVER")
+        assert got.ok and got.data["max_power"] == 15000 and got.data["id"] == "site-1"
+
+        pushed = await peer.call("PUT", "sessions", *CPO, "S1", json=session(),
+                                 role="RECEIVER")
+        assert pushed.ok, pushed.envelope
+        departure = now() + dt.timedelta(minutes=100)
+        answer = await peer.call("PUT", "sessions", "S1", "charging_preferences",
+                                 role="SENDER", json={
+                                     "profile_type": "CHEAP", "departure_time": stamp(departure),
+                                     "energy_need": 5, "discharge_allowed": False,
+                                     "target_soc": 60})
+        assert answer.ok and answer.data == "ACCEPTED", answer.envelope
+        await settled(scsp)
+
+        result = await result_of(scsp)
+        [schedule] = result["sessions"]
+        assert result["method"] in ("lp", "milp") and result["error"] is None
+        assert schedule["session_id"] == "S1" and schedule["target_met"]
+        # 40 % → 60 % of 50 kWh = 10 kWh, at most 7 kW (15 kW limit - 8 kW demand).
+        assert abs(schedule["achieved_soc_pct"] - 60) < 0.01
+        assert max(schedule["power_w"]) <= 7000 + 0.01
+
+        slot = result["slot_minutes"] * 60
+        expected = [round(p, 1) + 0.0 for p in schedule["power_w"]]
+
+        def limits(profile: dict[str, Any]) -> list[float]:
+            periods = profile["charging_profile_period"]
+            return [next(p["limit"] for p in reversed(periods) if p["start_period"] <= t * slot)
+                    for t in range(result["slots"])]
+
+        # Profiles of earlier recomputes may arrive first; the latest follows the schedule.
+        [last] = await peer.wait_for(lambda: [
+            r for r in peer.requests("chargingprofiles", "PUT")
+            if r.body and r.body.get("charging_profile")
+            and limits(r.body["charging_profile"]) == expected][-1:], timeout=10)
+        assert last.path.endswith("/S1") and tuple(last.to_party) == CPO
+        assert tuple(last.from_party) == ("DE", "SCS")
+        profile = last.body["charging_profile"]
+        assert profile["charging_rate_unit"] == "W"
+        assert profile["start_date_time"] == result["start"]
+
+        # The CPO answers at the response_url we gave.
+        reply = await peer.call("POST", "chargingprofiles", url=last.body["response_url"],
+                                json={"result": "ACCEPTED"})
+        assert reply.ok, reply.envelope
+        async with scsp.app[appkeys.DB].session() as db:
+            sent = await db.get(SentProfile, (*CPO, "S1"))
+        assert sent is not None and sent.result == "ACCEPTED"
+
+        active = await peer.call("PUT", "chargingprofiles", "S1", role="SENDER", json={
+            "start_date_time": stamp(now()), "charging_profile": profile})
+        assert active.ok, active.envelope
+
+        # The session ends: its profile is cleared.
+        ended = await peer.call("PATCH", "sessions", *CPO, "S1", role="RECEIVER",
+                                json={"status": "COMPLETED", "last_updated": stamp(now())})
+        assert ended.ok, ended.envelope
+        await settled(scsp)
+        [clear] = await peer.wait_for(lambda: peer.requests("chargingprofiles", "DELETE"),
+                                      timeout=10)
+        assert clear.path.endswith("/S1")
+        assert clear.query["response_url"].startswith(scsp.url("/ocpi/scsp/2.2.1/"))
+        # The official schema enumerates the standard module identifiers only; custom modules
+        # (OCPI 2.2.1 "Custom Modules") are allowed by the specification text.
+        others = [v for v in peer.violations if "smartChargingOptimisation" not in v]
+        assert not others, others
+
+
+async def test_bad_input_is_refused_and_nothing_is_stored(scsp: Any) -> None:
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        wrong_party = await peer.call("PUT", "smartChargingOptimisation", "BE", "XYZ",
+                                      "site-1", json=context(country_code="BE", party_id="XYZ"),
+                                      role="RECEIVER")
+        assert wrong_party.http_status == 404
+        missing = context()
+        del missing["evses"]
+        no_evses = await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                   json=missing, role="RECEIVER")
+        assert no_evses.status_code == 2001
+        bad_type = await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                   json=context(max_power="lots"), role="RECEIVER")
+        assert bad_type.status_code == 2001
+        assert await count(scsp, OptimisationContext) == 0
+
+        assert (await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                json=context(), role="RECEIVER")).ok
+        no_stamp = await peer.call("PATCH", "smartChargingOptimisation", *CPO, "site-1",
+                                   json={"max_power": 1}, role="RECEIVER")
+        assert no_stamp.status_code == 2001
+        got = await peer.call("GET", "smartChargingOptimisation", *CPO, "site-1",
+                              role="RECEIVER")
+        assert got.data["max_power"] == 15000
+        other = await peer.call("GET", "smartChargingOptimisation", "BE", "XYZ", "site-1",
+                                role="RECEIVER")
+        assert other.http_status == 404
+
+        no_session_fields = await peer.call("PUT", "sessions", *CPO, "S1", role="RECEIVER",
+                                            json={"id": "S1", "country_code": "NL"})
+        assert no_session_fields.status_code == 2001
+        foreign = await peer.call("PUT", "sessions", "BE", "XYZ", "S1", role="RECEIVER",
+                                  json=session(country_code="BE", party_id="XYZ"))
+        assert foreign.http_status == 404
+        assert await count(scsp, ScspSession) == 0
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", json=session(),
+                                role="RECEIVER")).ok
+        unstamped = await peer.call("PATCH", "sessions", *CPO, "S1", role="RECEIVER",
+                                    json={"status": "COMPLETED"})
+        assert unstamped.status_code == 2001
+        bad_preferences = await peer.call("PUT", "sessions", "S1", "charging_preferences",
+                                          role="SENDER", json={"profile_type": "NOPE"})
+        assert bad_preferences.status_code == 2001
+        async with scsp.app[appkeys.DB].session() as db:
+            row = await db.get(ScspSession, (*CPO, "S1"))
+        assert row is not None and row.status == "ACTIVE" and row.preferences is None
+        deleted = await peer.call("DELETE", "smartChargingOptimisation", *CPO, "site-1",
+                                  role="RECEIVER")
+        assert deleted.ok
+        await settled(scsp)
+        assert await count(scsp, OptimisationContext) == 0
+
+
+async def test_operators_create_a_context_and_read_its_result(scsp: Any) -> None:
+    headers = await scsp.auth_headers("cpo_manager")
+    body = context()
+    del body["last_updated"]
+    async with scsp.http.post(scsp.url("/api/scsp/context/"), json=body,
+                              headers=headers) as resp:
+        assert resp.status == 201, await resp.text()
+        created = await resp.json()
+    assert created["result"]["method"] is not None and created["result"]["error"] is None
+    assert created["context"]["id"] == "site-1"
+
+    start = now().replace(minute=0, second=0, microsecond=0)
+    flex = {"flex_orders": [{"time_slot": stamp(start), "value": -2000}],
+            "capacity_limits": [{"time_slot": stamp(start), "value": 12000}]}
+    async with scsp.http.post(scsp.url("/api/scsp/context/NL/CPO/site-1/inputs/"), json=flex,
+                              headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+        updated = await resp.json()
+    assert updated["context"]["flex_orders"][0]["value"] == -2000
+    assert len(updated["context"]["price"]) == 3
+
+    result = await result_of(scsp)
+    for name in ("total_cost", "peak_import_w", "saving_vs_uncontrolled", "sessions",
+                 "method", "solve_time_s"):
+        assert name in result
+    async with scsp.http.post(scsp.url("/api/scsp/context/NL/CPO/site-1/inputs/"),
+                              json={"demand": [{"time_slot": "yesterday", "value": 1}]},
+                              headers=headers) as resp:
+        assert resp.status == 400
+    reader = await scsp.auth_headers("support_l1")
+    async with scsp.http.get(scsp.url("/api/scsp/context/"), headers=reader) as resp:
+        assert resp.status == 200 and len(await resp.json()) == 1
+    async with scsp.http.post(scsp.url("/api/scsp/context/"), json=body,
+                              headers=reader) as resp:
+        assert resp.status == 403
+    async with scsp.http.delete(scsp.url("/api/scsp/context/NL/CPO/site-1/"),
+                                headers=headers) as resp:
+        assert resp.status == 204
+    async with scsp.http.get(scsp.url("/api/scsp/context/NL/CPO/site-1/result/"),
+                             headers=headers) as resp:
+        assert resp.status == 404
