@@ -27,17 +27,20 @@ async def handle(request: web.Request, platform: OcpiPlatform) -> web.Response:
     own = versions_url(base_url(request.app, request), platform.name)
     method = request.method
     if method not in ("GET", "POST", "PUT", "DELETE"):
-        raise status.method_not_allowed(f"{method} is not a credentials method")
+        raise status.method_not_allowed(f"{method} is not a credentials method",
+                                        registration.CREDENTIALS_METHODS)
     if caller.partner is None:
         if method != "POST":
-            raise status.method_not_allowed("not registered: register with POST first")
+            raise status.method_not_allowed("not registered: register with POST first",
+                                            registration.CREDENTIALS_METHODS)
         assert caller.token_a_id is not None
         body = await read_json(request)
         data = await registration.accept(request.app, platform, caller.token_a_id, body, own)
         return respond(request, OcpiReply(data))
     partner = caller.partner
     if method == "POST":
-        raise status.method_not_allowed("already registered: use PUT to update")
+        raise status.method_not_allowed("already registered: use PUT to update",
+                                        registration.CREDENTIALS_METHODS)
     if method == "GET":
         return respond(request, OcpiReply(registration.our_credentials(
             platform, caller.token, own)))

@@ -28,6 +28,8 @@ from core.ocpi.wire import Party, new_token, token_digest
 log = logging.getLogger(__name__)
 
 CLIENT: web.AppKey[OcpiClient] = web.AppKey("ocpi_client")
+# The credentials URL's methods (its ``Allow`` on a 405): which one applies depends on the caller.
+CREDENTIALS_METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
 class RegistrationError(Exception):
@@ -198,7 +200,8 @@ async def accept(app: web.Application, platform: OcpiPlatform, token_a_id: int,
     for other in registered:
         if wanted & {(r.get("country_code"), r.get("party_id")) for r in other.roles}:
             raise status.method_not_allowed(
-                "this party is already registered; update with PUT using token C")
+                "this party is already registered; update with PUT using token C",
+                CREDENTIALS_METHODS)
     found = await discover(app[CLIENT], their_versions, token_b)
     token_c = new_token()
     cipher = app[appkeys.CIPHER]
@@ -229,7 +232,7 @@ async def update(app: web.Application, platform: OcpiPlatform, partner: Partner,
     async with app[appkeys.DB].transaction() as work:
         row = await work.session.get(OcpiPartner, partner.id)
         if row is None or row.status != "registered":
-            raise status.method_not_allowed("not registered")
+            raise status.method_not_allowed("not registered", CREDENTIALS_METHODS)
         row.versions_url, row.version_url, row.endpoints = (their_versions, found.version_url,
                                                             found.endpoints)
         row.roles, row.name = roles, _name(roles)

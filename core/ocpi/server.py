@@ -8,7 +8,8 @@ Rules applied to every request, before any handler runs:
 - ``Authorization: Token <Base64 token>`` must name a registered partner of this platform
   (HTTP 401 otherwise); a token A only opens versions, version details and the credentials
   registration. A partner flagged ``raw_tokens`` may send its token unencoded.
-- ``X-Request-ID`` and ``X-Correlation-ID`` are required and echoed (HTTP 400, 2001 without).
+- ``X-Request-ID`` and ``X-Correlation-ID`` are required and echoed (HTTP 400, 2001 without);
+  every answer carries both, a fresh UUID standing in for one the request lacked.
 - ``OCPI-from-*`` must name one of the partner's parties (any party for a hub); ``OCPI-to-*``
   must name one of ours. Responses of modules carry them swapped.
 - A body that is not JSON gets HTTP 400; a request that reached the OCPI layer gets HTTP 200
@@ -21,6 +22,7 @@ import datetime as dt
 import logging
 import re
 import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,9 +110,10 @@ class OcpiRequest:
         limit = _non_negative(query.get("limit"), "limit", max_limit)
         if "limit" in query and limit < 1:
             raise status.invalid("limit must be at least 1")
+        # A parameter given empty is no DateTime: refused like any other malformed value.
         date_from = parse_datetime(query["date_from"], "date_from") \
-            if query.get("date_from") else None
-        date_to = parse_datetime(query["date_to"], "date_to") if query.get("date_to") else None
+            if "date_from" in query else None
+        date_to = parse_datetime(query["date_to"], "date_to") if "date_to" in query else None
         return Page(offset, min(limit, max_limit), date_from, date_to)
 
     def paged(self, items: list[Any], total: int, page: Page) -> OcpiReply:
@@ -126,7 +129,7 @@ class OcpiRequest:
 
 
 def _non_negative(value: str | None, name: str, default: int) -> int:
-    if value is None or value == "":
+    if value is None:
         return default
     try:
         number = int(value)
@@ -186,16 +189,16 @@ def respond(request: web.Request, reply: OcpiReply,
     response = web.Response(body=orjson.dumps(envelope(reply)), status=reply.http_status,
                             content_type="application/json")
     for name in _ID_HEADERS:
-        value = request.headers.get(name)
-        if value:
-            response.headers[name] = value
+        # The specification wants both IDs on every response, the 400 for a missing one too.
+        value = request.headers.get(name, "")
+        response.headers[name] = value if value.strip() else str(uuid.uuid4())
     response.headers.update(routing or {})
     response.headers.update(reply.headers)
     return response
 
 
 def error_reply(exc: OcpiError) -> OcpiReply:
-    return OcpiReply(exc.data, exc.status_code, exc.message, exc.http_status)
+    return OcpiReply(exc.data, exc.status_code, exc.message, exc.http_status, dict(exc.headers))
 
 
 async def authenticate(request: web.Request, platform: str) -> Caller:
@@ -303,7 +306,7 @@ class ModuleRouter:
             allowed.append(compiled.route.method)
         if allowed:
             raise status.method_not_allowed(f"{method} not allowed here; use "
-                                            f"{', '.join(sorted(set(allowed)))}")
+                                            f"{', '.join(sorted(set(allowed)))}", allowed)
         return None
 
 
@@ -400,4 +403,6 @@ def install(app: web.Application, platforms: list[OcpiPlatform]) -> None:
         add("GET", root + "/versions/" + VERSION + "{slash:/?}", _guarded(platform, _details))
         add("*", root + "/" + VERSION + "/credentials{slash:/?}",
             _guarded(platform, credentials.handle))
-        add("*", root + "/" + VERSION + "/{mount}{rest:(/.*)?}", _guarded(platform, _module))
+        # [\s\S], not ".": a path with an encoded line break is still an OCPI request.
+        add("*", root + "/" + VERSION + r"/{mount}{rest:(/[\s\S]*)?}",
+            _guarded(platform, _module))

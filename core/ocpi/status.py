@@ -8,6 +8,8 @@ the transport builds the right answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 SUCCESS = 1000
 CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001
@@ -45,11 +47,13 @@ class OcpiError(Exception):
     """A failure to answer with an OCPI envelope: ``status_code`` plus the HTTP status."""
 
     def __init__(self, status_code: int, message: str | None = None, *,
-                 http_status: int = 200, data: object = None) -> None:
+                 http_status: int = 200, data: object = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.status_code = status_code
         self.message = message or MESSAGES.get(status_code, "Error")
         self.http_status = http_status
         self.data = data
+        self.headers = headers or {}
         super().__init__(f"{status_code}: {self.message}")
 
 
@@ -67,5 +71,8 @@ def unauthorized(message: str = "missing or unknown credentials token") -> OcpiE
     return OcpiError(CLIENT_ERROR, message, http_status=401)
 
 
-def method_not_allowed(message: str) -> OcpiError:
-    return OcpiError(CLIENT_ERROR, message, http_status=405)
+def method_not_allowed(message: str, allow: Iterable[str] = ()) -> OcpiError:
+    """HTTP 405; ``allow`` lists the URL's methods for the ``Allow`` header RFC 9110 requires."""
+    methods = ", ".join(sorted(set(allow)))
+    return OcpiError(CLIENT_ERROR, message, http_status=405,
+                     headers={"Allow": methods} if methods else None)

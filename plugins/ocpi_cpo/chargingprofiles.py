@@ -454,6 +454,10 @@ async def target(request: OcpiRequest) -> Target:
     is a ``UNKNOWN_SESSION`` refusal, an offline station a ``REJECTED`` one.
     """
     session_id = request.params["session_id"]
+    # Session.id is a CiString(36): anything else cannot name a session (2001, not a lookup).
+    if not session_id or len(session_id) > 36 or not session_id.isascii() \
+            or not session_id.isprintable():
+        raise status.invalid("session_id must be 1-36 printable ASCII characters")
     tx, owner, station = await _session(request.app, session_id)
     party = await scsp_party(request)
     if owner is not None and _owns(request, owner):
