@@ -195,3 +195,22 @@ async def test_a_partner_that_wants_raw_tokens(cpo: Any, station: Any) -> None:
                                        headers={"Authorization": "Token "
                                                 + peer.partner.token_out})
         assert status == 200
+
+
+async def test_a_stuck_partner_does_not_hold_up_the_others(cpo: Any, station: Any) -> None:
+    async with EmspPeer("DE", "EMS") as stuck, EmspPeer("FR", "EMF") as live:
+        live.trailing_slash = True  # its URLs end with "/": ours are joined without doubling
+        await we_register(cpo, stuck)
+        await we_register(cpo, live)
+        stuck.down = True
+        for status in ("Charging", "Available", "Charging"):
+            await status_change(station, status)
+        await live.wait_for(lambda: [r.body["status"] for r in live.requests(
+            "locations", "PATCH") if r.http_status < 300] == ["CHARGING", "AVAILABLE",
+                                                              "CHARGING"], timeout=10)
+        assert not live.rejected and not any("//" in r.path for r in live.received)
+        assert not [r for r in stuck.requests("locations", "PATCH") if r.http_status < 300]
+        stuck.down = False
+        await stuck.wait_for(lambda: [r.body["status"] for r in stuck.requests(
+            "locations", "PATCH") if r.http_status < 300] == ["CHARGING", "AVAILABLE",
+                                                              "CHARGING"], timeout=15)

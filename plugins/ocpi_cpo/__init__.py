@@ -58,7 +58,7 @@ _LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.update
 async def openv2x_event(event: Event, app: web.Application) -> None:
     data = event.data
     if event.name == "connector.status_changed":
-        await locations.push_evse_status(app, data["station_id"], data.get("evse_number"))
+        await locations.push_evse_status(app, data)
     elif event.name in _LOCATION_CHANGES:
         await _location_changed(app, event)
     for part in (sessions, cdrs, tariffs, chargingprofiles):

@@ -48,7 +48,11 @@ _REQUIRED_CONNECTOR = ("standard", "format", "power_type", "max_voltage", "max_a
 def evse_status(station: ChargingStation, connectors: list[Connector]) -> str:
     if not station.connected:
         return "UNKNOWN"
-    found = {_OCPP_TO_OCPI.get(c.status or "", "UNKNOWN") for c in connectors} or {"UNKNOWN"}
+    return _combined([c.status for c in connectors])
+
+
+def _combined(statuses: list[str | None]) -> str:
+    found = {_OCPP_TO_OCPI.get(s or "", "UNKNOWN") for s in statuses} or {"UNKNOWN"}
     return next(s for s in _PRECEDENCE if s in found)
 
 
@@ -268,28 +272,33 @@ async def sync_partner(app: web.Application, partner_id: int) -> None:
                             f"location:{row.id}")
 
 
-async def push_evse_status(app: web.Application, station_id: str, evse_number: int | None
-                           ) -> None:
-    """PATCH the EVSE's status to every receiver (after an OCPP status notification)."""
+async def push_evse_status(app: web.Application, data: dict[str, Any]) -> None:
+    """PATCH the EVSE's status to every receiver after an OCPP status notification.
+
+    The status is the one this notification reported (with the EVSE's other connectors as
+    stored), not whatever the EVSE shows when the push is prepared: each change is sent, in
+    order, even when the next one is already committed.
+    """
+    station_id, evse_number = data["station_id"], data.get("evse_number")
     location_id = await _location_of_station(app, station_id)
     if location_id is None or evse_number is None:
         return
     location = await load_location(app, location_id)
     if location is None or location_to_ocpi(app, location) is None:
         return
-    for station in location.stations:
-        if station.id != station_id:
-            continue
-        for evse in station.evses:
-            if evse.evse_number != evse_number:
-                continue
-            item = evse_to_ocpi(station, evse)
-            if item is None:
-                return
-            party = app[CONFIG].party
-            path = f"/{party.country_code}/{party.party_id}/{location_id}/{evse.uid}"
-            body = {"status": item["status"], "last_updated": item["last_updated"]}
-            await push.broadcast(app, MODULE, "PATCH", path, body, f"location:{location_id}")
+    found = next(((station, e) for station in location.stations if station.id == station_id
+                  for e in station.evses if e.evse_number == evse_number), None)
+    if found is None or evse_to_ocpi(*found) is None:
+        return
+    evse = found[1]
+    statuses = [data["status"] if c.connector_number == data.get("connector_number")
+                else c.status for c in evse.connectors]
+    at = dt.datetime.fromisoformat(data["timestamp"]) if isinstance(
+        data.get("timestamp"), str) else evse.last_updated
+    party = app[CONFIG].party
+    path = f"/{party.country_code}/{party.party_id}/{location_id}/{evse.uid}"
+    body = {"status": _combined(statuses), "last_updated": format_datetime(at)}
+    await push.broadcast(app, MODULE, "PATCH", path, body, f"location:{location_id}")
 
 
 __all__ = ["MODULE", "evse_status", "location_to_ocpi", "push_evse_status", "push_location",
