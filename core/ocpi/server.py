@@ -46,6 +46,7 @@ PLATFORMS: web.AppKey[dict[str, OcpiPlatform]] = web.AppKey("ocpi_platforms")
 _PARAM = re.compile(r"\{(\w+)\}")
 _ID_HEADERS = ("X-Request-ID", "X-Correlation-ID")
 DEFAULT_PAGE_LIMIT = 100
+LARGEST_PAGE_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def _non_negative(value: str | None, name: str, default: int) -> int:
         raise status.invalid(f"{name} must be an integer") from None
     if number < 0:
         raise status.invalid(f"{name} must not be negative")
-    return number
+    # Past this nothing can be listed anyway; the databases' integers stop a little later.
+    return min(number, LARGEST_PAGE_NUMBER)
 
 
 async def read_json(request: web.Request) -> Any:

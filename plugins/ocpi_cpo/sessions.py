@@ -251,9 +251,10 @@ def _progress(session: dict[str, Any]) -> dict[str, Any]:
 async def list_sessions(request: OcpiRequest) -> OcpiReply:
     app = request.app
     page = request.page(app[appkeys.CONFIG]["ocpi"]["page_limit"])
+    if page.date_from is None:  # OCPI 2.2.1 makes it required for this list (only)
+        raise status.invalid("date_from is required")
     stmt = _token_owned(_published(select(Transaction)), audience(request), app[CONFIG].party)
-    if page.date_from is not None:
-        stmt = stmt.where(Transaction.last_updated >= page.date_from)
+    stmt = stmt.where(Transaction.last_updated >= page.date_from)
     if page.date_to is not None:
         stmt = stmt.where(Transaction.last_updated < page.date_to)
     async with app[appkeys.DB].session() as session:

@@ -486,6 +486,8 @@ class Client:
         """Every object of a CPO's list endpoint, following its ``Link`` headers."""
         partner = self.store.current()
         url: str | None = partner.endpoint(module, "SENDER")
+        if url and module == "sessions":  # OCPI requires date_from on the Sessions list
+            url += "?date_from=2000-01-01T00:00:00Z"
         items: list[Any] = []
         pages: list[dict[str, Any]] = []
         while url:
