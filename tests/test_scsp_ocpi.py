@@ -13,6 +13,7 @@ from ocpi_peers import EmspPeer
 from ocpi_peers.emsp import Reply, _Context, _ok
 
 from core import appkeys
+from core.db.models import IdToken, Vehicle
 from plugins.ocpi_scsp import background
 from plugins.ocpi_scsp.tables import OptimisationContext, ScspSession, SentProfile
 
@@ -291,3 +292,45 @@ async def test_operators_create_a_context_and_read_its_result(scsp: Any) -> None
     async with scsp.http.get(scsp.url("/api/scsp/context/NL/CPO/site-1/result/"),
                              headers=headers) as resp:
         assert resp.status == 404
+
+
+async def test_the_drivers_battery_comes_from_their_vehicle_or_profile(scsp: Any) -> None:
+    """A CPO that sends no battery capacity: our own driver's data gives it (token → driver)."""
+    driver = await scsp.add_user("driver", battery_capacity_wh=40_000)
+    async with scsp.app[appkeys.DB].transaction() as work:
+        work.session.add(IdToken(id_token="tok1", user_id=driver))
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        assert (await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                json=context(), role="RECEIVER")).ok
+        body = session()
+        del body["battery_capacity"]
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", json=body,
+                                role="RECEIVER")).ok
+        departure = now() + dt.timedelta(minutes=100)
+        assert (await peer.call("PUT", "sessions", "S1", "charging_preferences",
+                                role="SENDER", json={
+                                    "profile_type": "CHEAP", "departure_time": stamp(departure),
+                                    "target_soc": 60})).ok
+        await settled(scsp)
+        [schedule] = (await result_of(scsp))["sessions"]
+        # 40 % → 60 % of the profile's 40 kWh: 8 kWh, planned by SoC, not by energy need.
+        assert schedule["achieved_soc_pct"] is not None
+        assert abs(schedule["achieved_soc_pct"] - 60) < 0.01
+        assert abs(schedule["charged_wh"] - 8000) < 1
+
+        # A vehicle registered with the token is more specific than the profile.
+        async with scsp.app[appkeys.DB].transaction() as work:
+            work.session.add(Vehicle(identifier="EVCC01", id_token="TOK1", user_id=driver,
+                                     battery_capacity_wh=80_000))
+        assert (await peer.call("PUT", "sessions", "S1", "charging_preferences",
+                                role="SENDER", json={
+                                    "profile_type": "CHEAP", "departure_time": stamp(departure),
+                                    "target_soc": 60})).ok
+        await settled(scsp)
+        [schedule] = (await result_of(scsp))["sessions"]
+        # 40 % → 60 % of 80 kWh is 16 kWh, more than 7 kW brings before departure: the best
+        # achievable SoC is planned and reported, the target marked as not met.
+        assert schedule["charged_wh"] > 8000 + 1 and not schedule["target_met"]
+        expected_soc = 40 + schedule["charged_wh"] / 80_000 * 100
+        assert abs(schedule["achieved_soc_pct"] - expected_soc) < 0.01

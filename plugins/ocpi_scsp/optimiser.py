@@ -21,6 +21,7 @@ from core.db.types import utcnow
 from core.ocpi import OUTBOX, Party, format_datetime
 from plugins.ocpi_scsp import charging_profiles
 from plugins.ocpi_scsp.config import CONFIG
+from plugins.ocpi_scsp.driver_profiles import battery_capacities_kwh, token_uid
 from plugins.ocpi_scsp.engine import Problem, Result, solve
 from plugins.ocpi_scsp.problem_builder import SessionInput, build
 from plugins.ocpi_scsp.tables import OptimisationContext, OptimisationResult, ScspSession
@@ -47,9 +48,11 @@ def evse_keys(context: dict[str, Any]) -> set[tuple[str, str]]:
     return {(e["location_id"], e["evse_uid"]) for e in context["evses"]}
 
 
-def session_input(row: ScspSession) -> SessionInput:
+def session_input(row: ScspSession, capacities: dict[str, float]) -> SessionInput:
+    uid = token_uid(row.data)
     return SessionInput(row.id, row.location_id, row.evse_uid,
-                        str(row.data.get("connector_id", "")), row.data, row.preferences)
+                        str(row.data.get("connector_id", "")), row.data, row.preferences,
+                        capacities.get(uid) if uid else None)
 
 
 def result_json(key: ContextKey, problem: Problem, result: Result) -> dict[str, Any]:
@@ -118,12 +121,15 @@ async def _recompute(app: web.Application, key: ContextKey, base: str
             ScspSession.status == ACTIVE).order_by(ScspSession.last_updated.desc())))
             .scalars() if (row.location_id, row.evse_uid) in evses]
         data = dict(context.data)
+        capacities = await battery_capacities_kwh(
+            session, {uid for row in rows if (uid := token_uid(row.data))})
     # One EV per EVSE: a stale session nobody closed gives way to the latest one.
     latest: dict[tuple[str, str], ScspSession] = {}
     for row in rows:
         latest.setdefault((row.location_id, row.evse_uid), row)
     partners = {row.id: row.partner_id for row in latest.values()}
-    body, solved = await _solve(app, key, data, [session_input(r) for r in latest.values()])
+    inputs = [session_input(r, capacities) for r in latest.values()]
+    body, solved = await _solve(app, key, data, inputs)
     woken: set[int] = set()
     async with db.transaction() as work:
         stored = await work.session.get(OptimisationResult, key)

@@ -36,6 +36,8 @@ class SessionInput:
     connector_id: str
     data: dict[str, Any]
     preferences: dict[str, Any] | None
+    # kWh from the driver's vehicle or profile, when the CPO's session carries none.
+    driver_capacity_kwh: float | None = None
 
     @property
     def evse_key(self) -> str:
@@ -122,7 +124,7 @@ def ev_session(context: dict[str, Any], session: SessionInput, start: dt.datetim
     discharge = float(connector.get("discharge_power") or 0) \
         if preferences.get("discharge_allowed") else 0.0
     departure = _departure_slot(preferences, start, minutes, slots)
-    capacity_kwh = session.data.get("battery_capacity")
+    capacity_kwh = session.data.get("battery_capacity") or session.driver_capacity_kwh
     soc = state_of_charge(session.data)
     common: dict[str, Any] = {
         "session_id": session.session_id, "evse_id": session.evse_key, "arrival_slot": 0,
