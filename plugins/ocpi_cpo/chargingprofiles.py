@@ -48,7 +48,7 @@ import itertools
 import logging
 import math
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -69,11 +69,9 @@ from core.dispatch import (
 )
 from core.events import Event
 from core.ocpi import (
-    CLIENT,
     OUTBOX,
     RECEIVER,
     SENDER,
-    OcpiClientError,
     OcpiModule,
     OcpiReply,
     OcpiRequest,
@@ -87,6 +85,16 @@ from core.ocpi import (
 )
 from core.ocpp.guard import validated_request
 from core.ocpp.times import iso, parse_time
+from plugins.ocpi_cpo.async_results import (
+    DELIVERED,
+    PENDING,
+    RESULT,
+    STATION_SHARE,
+    UNDELIVERABLE,
+    BackgroundTasks,
+    post_result,
+    registered_partner,
+)
 from plugins.ocpi_cpo.chargingprofile_models import OcpiProfileRequest, OcpiSessionProfile
 from plugins.ocpi_cpo.commands import Refusal
 from plugins.ocpi_cpo.config import CONFIG
@@ -98,7 +106,6 @@ log = logging.getLogger(__name__)
 
 MODULE = "chargingprofiles"
 SET, ACTIVE, CLEAR = "set", "active", "clear"
-PENDING, RESULT, DELIVERED, UNDELIVERABLE = "pending", "result", "delivered", "undeliverable"
 # ChargingProfileResponseType (immediate answer) and ChargingProfileResultType (posted).
 ACCEPTED, REJECTED, UNKNOWN, UNKNOWN_SESSION = "ACCEPTED", "REJECTED", "UNKNOWN", "UNKNOWN_SESSION"
 # Credentials roles of smart charging service providers (OCPI 2.2.1 lists SCSP; older
@@ -114,9 +121,6 @@ PUSH_DURATION = 3600
 MAX_DURATION = 7 * 86400
 MAX_PERIODS = 1024
 MAX_RATE = 10_000_000.0  # W or A; beyond any charger, keeps nonsense out of OCPP frames
-DELIVERY_ATTEMPTS = 3
-# Part of command_timeout left for delivering the result after the station's deadline.
-STATION_SHARE = 0.8
 SENT_EVENT, CLEARED_EVENT = "charging_profile.sent", "charging_profile.cleared"
 
 _URL = Field("url", required=True)
@@ -640,33 +644,25 @@ async def record_outcome(work: Work, row: OcpiProfileRequest) -> bool:
 
 
 class ProfileRunner:
-    """Runs accepted requests and ActiveChargingProfile updates in the background; keeps a
-    reference to every task."""
+    """Runs accepted requests and ActiveChargingProfile updates in the background."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(job, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.background = BackgroundTasks()
 
     def start(self, request_id: int) -> None:
-        self._spawn(self._execute(request_id), f"ocpi-chargingprofile-{request_id}")
+        self.background.spawn(self._execute(request_id), f"ocpi-chargingprofile-{request_id}")
 
     def push(self, transaction_id: int) -> None:
-        self._spawn(self._push(transaction_id), f"ocpi-activeprofile-{transaction_id}")
+        self.background.spawn(self._push(transaction_id),
+                              f"ocpi-activeprofile-{transaction_id}")
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.background.close()
 
     async def wait(self) -> None:
         """Until every request and update started so far is done."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.background.wait()
 
     async def _load(self, request_id: int) -> OcpiProfileRequest | None:
         async with self.app[appkeys.DB].session() as session:
@@ -716,49 +712,30 @@ class ProfileRunner:
             self.push(transaction_id)
         await self.deliver(request_id)
 
-    async def _partner(self, partner_id: int) -> Partner | None:
-        async with self.app[appkeys.DB].session() as session:
-            row = await session.get(OcpiPartner, partner_id)
-            if row is None or row.status != "registered":
-                return None
-            return Partner.from_row(row, self.app[appkeys.CIPHER])
-
     async def _mark(self, request_id: int, **values: Any) -> None:
         async with self.app[appkeys.DB].transaction() as work:
             await work.session.execute(update(OcpiProfileRequest).where(
                 OcpiProfileRequest.id == request_id).values(**values))
 
     async def deliver(self, request_id: int) -> None:
-        """POST the result to the ``response_url``; a few tries while the partner is
-        unreachable or failing, none after it refused the request itself."""
+        """POST the result to the ``response_url``."""
         row = await self._load(request_id)
         if row is None or row.state != RESULT or row.result is None:
             return
-        partner = await self._partner(row.partner_id)
+        partner = await registered_partner(self.app, row.partner_id)
         if partner is None or partner.token is None:
             await self._mark(request_id, state=UNDELIVERABLE, last_error="partner gone")
             return
-        error, attempt = "", 0
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            try:
-                answer = await self.app[CLIENT].request(
-                    "POST", row.response_url, partner.token, raw=partner.raw_tokens,
-                    body=row.result, to_party=Party(row.country_code, row.party_id),
-                    from_party=Party(row.our_country_code, row.our_party_id))
-            except OcpiClientError as exc:
-                error = str(exc)
-            else:
-                if answer.ok:
-                    await self._mark(request_id, state=DELIVERED, attempts=attempt,
-                                     delivered_at=utcnow(), last_error=None)
-                    return
-                error = answer.describe()
-                if answer.http_status < 500 and answer.status_code < 3000:
-                    break
-            if attempt < DELIVERY_ATTEMPTS:
-                await asyncio.sleep(attempt)
-        log.warning("charging profile result %s not delivered: %s", request_id, error)
-        await self._mark(request_id, state=UNDELIVERABLE, attempts=attempt, last_error=error)
+        sent = await post_result(self.app, partner, row.response_url, row.result,
+                                 Party(row.country_code, row.party_id),
+                                 Party(row.our_country_code, row.our_party_id))
+        if sent.delivered:
+            await self._mark(request_id, state=DELIVERED, attempts=sent.attempts,
+                             delivered_at=utcnow(), last_error=None)
+            return
+        log.warning("charging profile result %s not delivered: %s", request_id, sent.error)
+        await self._mark(request_id, state=UNDELIVERABLE, attempts=sent.attempts,
+                         last_error=sent.error)
 
     async def _expire_at(self, request_id: int, deadline: dt.datetime) -> None:
         await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
@@ -775,7 +752,7 @@ class ProfileRunner:
         for request_id, state, deadline in rows:
             job = self.deliver(request_id) if state == RESULT \
                 else self._expire_at(request_id, deadline)
-            self._spawn(job, f"ocpi-chargingprofile-{request_id}")
+            self.background.spawn(job, f"ocpi-chargingprofile-{request_id}")
         if rows:
             log.info("%d OCPI charging profile request(s) of a previous run taken up",
                      len(rows))

@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,6 @@ from core.db.models import (
     ChargingStation,
     Evse,
     Location,
-    OcpiPartner,
     Reservation,
     Transaction,
 )
@@ -55,14 +54,11 @@ from core.dispatch import (
     StationNotConnected,
 )
 from core.ocpi import (
-    CLIENT,
     RECEIVER,
-    OcpiClientError,
     OcpiModule,
     OcpiReply,
     OcpiRequest,
     OcpiRoute,
-    Partner,
     Party,
     parse_datetime,
     status,
@@ -70,6 +66,16 @@ from core.ocpi import (
 from core.ocpi.status import OcpiError
 from core.ocpp.guard import validated_request
 from core.ocpp.times import iso
+from plugins.ocpi_cpo.async_results import (
+    DELIVERED,
+    PENDING,
+    RESULT,
+    STATION_SHARE,
+    UNDELIVERABLE,
+    BackgroundTasks,
+    post_result,
+    registered_partner,
+)
 from plugins.ocpi_cpo.config import CONFIG
 from plugins.ocpi_cpo.receiver_models import OcpiCommand, OcpiReservation, OcpiToken
 from plugins.ocpi_cpo.tokens import (
@@ -86,10 +92,6 @@ from plugins.ocpi_cpo.tokens import (
 log = logging.getLogger(__name__)
 
 MODULE = "commands"
-PENDING, RESULT, DELIVERED, UNDELIVERABLE = "pending", "result", "delivered", "undeliverable"
-DELIVERY_ATTEMPTS = 3
-# Part of command_timeout left for delivering the result after the station's deadline.
-STATION_SHARE = 0.8
 # Station answers (OCPP ``status``) as CommandResult values, by action; others are FAILED.
 _START = {"Accepted": "ACCEPTED", "Rejected": "REJECTED"}
 OUTCOMES: dict[str, dict[str, str]] = {
@@ -491,29 +493,21 @@ def outcome(action: str, answer: dict[str, Any]) -> tuple[str, str | None]:
 
 
 class CommandRunner:
-    """Runs accepted commands in the background; keeps a reference to every task."""
+    """Runs accepted commands in the background."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(job, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.background = BackgroundTasks()
 
     def start(self, command_id: int) -> None:
-        self._spawn(self._execute(command_id), f"ocpi-command-{command_id}")
+        self.background.spawn(self._execute(command_id), f"ocpi-command-{command_id}")
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.background.close()
 
     async def wait(self) -> None:
         """Until every command started so far has been answered and delivered."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.background.wait()
 
     async def _load(self, command_id: int) -> OcpiCommand | None:
         async with self.app[appkeys.DB].session() as session:
@@ -563,25 +557,17 @@ class CommandRunner:
         if getattr(claimed, "rowcount", 0) == 1:
             await self.deliver(command_id)
 
-    async def _partner(self, partner_id: int) -> Partner | None:
-        async with self.app[appkeys.DB].session() as session:
-            row = await session.get(OcpiPartner, partner_id)
-            if row is None or row.status != "registered":
-                return None
-            return Partner.from_row(row, self.app[appkeys.CIPHER])
-
     async def _mark(self, command_id: int, **values: Any) -> None:
         async with self.app[appkeys.DB].transaction() as work:
             await work.session.execute(update(OcpiCommand).where(
                 OcpiCommand.id == command_id).values(**values))
 
     async def deliver(self, command_id: int) -> None:
-        """POST the CommandResult to the ``response_url``; a few tries while the eMSP is
-        unreachable or failing, none after it refused the request itself."""
+        """POST the CommandResult to the ``response_url``."""
         row = await self._load(command_id)
         if row is None or row.state != RESULT:
             return
-        partner = await self._partner(row.partner_id)
+        partner = await registered_partner(self.app, row.partner_id)
         if partner is None or partner.token is None:
             await self._mark(command_id, state=UNDELIVERABLE, last_error="partner gone")
             return
@@ -590,27 +576,15 @@ class CommandRunner:
             body["message"] = display(row.message)
         to_party = Party(row.country_code, row.party_id) \
             if row.country_code and row.party_id else None
-        error = ""
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            try:
-                answer = await self.app[CLIENT].request(
-                    "POST", row.response_url, partner.token, raw=partner.raw_tokens,
-                    body=body, to_party=to_party,
-                    from_party=Party(row.our_country_code, row.our_party_id))
-            except OcpiClientError as exc:
-                error = str(exc)
-            else:
-                if answer.ok:
-                    await self._mark(command_id, state=DELIVERED, attempts=attempt,
-                                     delivered_at=utcnow(), last_error=None)
-                    return
-                error = answer.describe()
-                if answer.http_status < 500 and answer.status_code < 3000:
-                    break
-            if attempt < DELIVERY_ATTEMPTS:
-                await asyncio.sleep(attempt)
-        log.warning("CommandResult of command %s not delivered: %s", command_id, error)
-        await self._mark(command_id, state=UNDELIVERABLE, attempts=attempt, last_error=error)
+        sent = await post_result(self.app, partner, row.response_url, body, to_party,
+                                 Party(row.our_country_code, row.our_party_id))
+        if sent.delivered:
+            await self._mark(command_id, state=DELIVERED, attempts=sent.attempts,
+                             delivered_at=utcnow(), last_error=None)
+            return
+        log.warning("CommandResult of command %s not delivered: %s", command_id, sent.error)
+        await self._mark(command_id, state=UNDELIVERABLE, attempts=sent.attempts,
+                         last_error=sent.error)
 
     async def _expire_at(self, command_id: int, deadline: dt.datetime) -> None:
         await asyncio.sleep(max(0.0, (deadline - utcnow()).total_seconds()))
@@ -624,11 +598,9 @@ class CommandRunner:
                                                  OcpiCommand.deadline).where(
                 OcpiCommand.state.in_((PENDING, RESULT))))).all()
         for command_id, state, deadline in rows:
-            if state == RESULT:
-                self._spawn(self.deliver(command_id), f"ocpi-command-{command_id}")
-            else:
-                self._spawn(self._expire_at(command_id, deadline),
-                            f"ocpi-command-{command_id}")
+            job = self.deliver(command_id) if state == RESULT \
+                else self._expire_at(command_id, deadline)
+            self.background.spawn(job, f"ocpi-command-{command_id}")
         if rows:
             log.info("%d OCPI command(s) of a previous run taken up", len(rows))
 
