@@ -21,6 +21,7 @@ from plugins.ocpi_cpo import (
     commands,
     hubclientinfo,
     locations,
+    push,
     sessions,
     tariffs,
     tokens,
@@ -38,12 +39,14 @@ def openv2x_config_schema() -> type[Schema]:
 @hookimpl
 def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     config = app[CONFIG] = load(app)
+    app[push.PARTNERS] = push.PartnerCache()
     role = OwnRole("CPO", config.party, BusinessDetails(config.name, config.website))
     modules = (OcpiModule("locations", SENDER, locations.routes()),
                sessions.module(), cdrs.module(), tariffs.module(), tokens.module(),
                commands.module(), hubclientinfo.module(), chargingprofiles.module())
 
     async def on_partner(change: str, partner_id: int) -> None:
+        push.forget_partners(app)
         if change in ("registered", "updated"):
             await locations.sync_partner(app, partner_id)
 
@@ -56,6 +59,9 @@ _LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.update
 
 @hookimpl
 async def openv2x_event(event: Event, app: web.Application) -> None:
+    """Everything done here is telling partners: with none registered, nothing to do."""
+    if not await push.registered_partners(app):
+        return
     data = event.data
     if event.name == "connector.status_changed":
         await locations.push_evse_status(app, data)

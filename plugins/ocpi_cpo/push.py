@@ -7,6 +7,9 @@ only to the eMSP that owns the session's token (directly or behind a hub).
 
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -20,17 +23,43 @@ from core.ocpi.partners import HUB
 from plugins.ocpi_cpo.config import CONFIG
 
 PLATFORM = "cpo"
+# Partners change rarely, domain events arrive by the thousand per second: the registry is
+# read at most this often (seconds), and at once after a registration this process handled.
+PARTNERS_TTL = 2.0
 
 
-async def receivers(app: web.Application, module: str) -> list[Partner]:
-    """Registered partners of our CPO platform that list a RECEIVER for ``module``."""
+@dataclass
+class PartnerCache:
+    partners: list[Partner] = field(default_factory=list)
+    read_at: float = -math.inf
+
+
+PARTNERS: web.AppKey[PartnerCache] = web.AppKey("ocpi_cpo_partners", PartnerCache)
+
+
+def forget_partners(app: web.Application) -> None:
+    """A partner registered, updated or unregistered here: read the registry again."""
+    app[PARTNERS].read_at = -math.inf
+
+
+async def registered_partners(app: web.Application) -> list[Partner]:
+    cache = app[PARTNERS]
+    if time.monotonic() - cache.read_at < PARTNERS_TTL:
+        return cache.partners
     cipher = app[appkeys.CIPHER]
     async with app[appkeys.DB].session() as session:
         rows = (await session.execute(select(OcpiPartner).where(
             OcpiPartner.platform == PLATFORM, OcpiPartner.status == "registered")
             .order_by(OcpiPartner.id))).scalars().all()
-        partners = [Partner.from_row(row, cipher) for row in rows]
-    return [p for p in partners if p.endpoint(module, "RECEIVER") is not None]
+        cache.partners = [Partner.from_row(row, cipher) for row in rows]
+    cache.read_at = time.monotonic()
+    return cache.partners
+
+
+async def receivers(app: web.Application, module: str) -> list[Partner]:
+    """Registered partners of our CPO platform that list a RECEIVER for ``module``."""
+    return [p for p in await registered_partners(app)
+            if p.endpoint(module, "RECEIVER") is not None]
 
 
 def broadcast_target(partner: Partner) -> Party | None:
