@@ -17,9 +17,9 @@ the station in its OCPP version and its result POSTed to the ``response_url`` wi
 that partner and routing headers to the requesting party:
 
 - PUT becomes a TxProfile for the session's transaction (1.6 SetChargingProfile on its
-  connector; 2.x on its EVSE). A session has one profile set through OCPI, whoever set it: its
-  OCPP id is :data:`PROFILE_ID_BASE` plus the transaction's id, so a new PUT replaces it on the
-  station and never touches profiles the operator sent (whose ids are the core table's). The
+  connector; 2.x on its EVSE), built and identified by :mod:`core.ocpp.tx_profiles`: a session
+  has one steering profile, whoever set it, so a new PUT replaces it on the station and never
+  touches profiles the operator sent (whose ids are the core table's). The
   OCPP plugins record what the station accepted in ``charging_profile`` as for any other
   profile. Negative limits (discharging) go to OCPP 2.1 stations only, as CentralSetpoint
   periods; other stations get nothing and the result is ``REJECTED``.
@@ -84,7 +84,21 @@ from core.ocpi import (
     status,
 )
 from core.ocpp.guard import validated_request
-from core.ocpp.times import iso, parse_time
+from core.ocpp.times import parse_time
+from core.ocpp.tx_profiles import (
+    PROFILE_ID_BASE,
+    RATE_UNITS,
+    Period,
+    Profile,
+    TxTarget,
+    clear_request,
+    composite_request,
+    is_tx_profile,
+    number,
+    profile_id,
+    set_request,
+    takes_discharge,
+)
 from plugins.ocpi_cpo.async_results import (
     DELIVERED,
     PENDING,
@@ -111,11 +125,6 @@ ACCEPTED, REJECTED, UNKNOWN, UNKNOWN_SESSION = "ACCEPTED", "REJECTED", "UNKNOWN"
 # Credentials roles of smart charging service providers (OCPI 2.2.1 lists SCSP; older
 # platforms register as OTHER).
 SCSP_ROLES = ("SCSP", "OTHER")
-RATE_UNITS = ("W", "A")
-# OCPP ids of profiles set through OCPI: far above the core table's ids the operator uses,
-# below 2**31 (OCPP integers are 32-bit at many stations).
-PROFILE_ID_BASE = 1_000_000_000
-STACK_LEVEL = 1
 # What the updates pushed to SCSPs cover: OCPI advises 5 to 60 minutes.
 PUSH_DURATION = 3600
 MAX_DURATION = 7 * 86400
@@ -131,44 +140,19 @@ _CLEAR_OUTCOMES = {"Accepted": ACCEPTED, "Unknown": UNKNOWN}
 # ---- the OCPI ChargingProfile, checked ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    start: int
-    limit: float
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """An OCPI ChargingProfile that passed the checks; rates in ``unit`` (W or A per phase)."""
-
-    unit: str
-    periods: tuple[Period, ...]
-    start: dt.datetime | None = None
-    duration: int | None = None
-    min_rate: float | None = None
-
-    @property
-    def discharges(self) -> bool:
-        return any(period.limit < 0 for period in self.periods)
-
-    def to_ocpi(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.start is not None:
-            out["start_date_time"] = format_datetime(self.start)
-        if self.duration is not None:
-            out["duration"] = self.duration
-        out["charging_rate_unit"] = self.unit
-        if self.min_rate is not None:
-            out["min_charging_rate"] = number(self.min_rate)
-        out["charging_profile_period"] = [{"start_period": p.start, "limit": number(p.limit)}
-                                          for p in self.periods]
-        return out
-
-
-def number(value: float) -> int | float:
-    """A rate as sent: OCPI and OCPP 1.6 take one decimal; whole values as integers."""
-    rounded = round(float(value), 1)
-    return int(rounded) if rounded.is_integer() else rounded
+def profile_to_ocpi(profile: Profile) -> dict[str, Any]:
+    """A checked profile as an OCPI ChargingProfile (what the request is kept as)."""
+    out: dict[str, Any] = {}
+    if profile.start is not None:
+        out["start_date_time"] = format_datetime(profile.start)
+    if profile.duration is not None:
+        out["duration"] = profile.duration
+    out["charging_rate_unit"] = profile.unit
+    if profile.min_rate is not None:
+        out["min_charging_rate"] = number(profile.min_rate)
+    out["charging_profile_period"] = [{"start_period": p.start, "limit": number(p.limit)}
+                                      for p in profile.periods]
+    return out
 
 
 def _integer(value: Any, name: str, minimum: int, maximum: int) -> int:
@@ -251,86 +235,12 @@ def _query_duration(request: OcpiRequest) -> int:
 # ---- OCPI to OCPP ------------------------------------------------------------------------
 
 
-def profile_id(transaction_id: int) -> int:
-    """The OCPP id of the one OCPI profile of a session (see the module's description)."""
-    return PROFILE_ID_BASE + transaction_id
-
-
-def is_ocpi_profile(ocpp_id: Any) -> bool:
-    return isinstance(ocpp_id, int) and ocpp_id > PROFILE_ID_BASE
-
-
 @dataclass(frozen=True, slots=True)
-class Target:
+class Target(TxTarget):
     """The session a request acts on, where it charges, and the party acting."""
 
     session_id: str
-    transaction_id: int
-    transaction_uid: str
-    station_id: str
-    version: str
-    evse_number: int | None
-    connector_number: int | None
     party: Party
-
-    @property
-    def connector(self) -> int | None:
-        """OCPP 1.6 has connectors only; its EVSE number is the connector's."""
-        return self.connector_number or self.evse_number
-
-
-def _schedule(profile: Profile, schedule_id: int, version: str) -> dict[str, Any]:
-    schedule: dict[str, Any] = {"charging_rate_unit": profile.unit}
-    if version != "1.6":
-        schedule["id"] = schedule_id
-    if profile.start is not None:
-        schedule["start_schedule"] = iso(profile.start)
-    if profile.duration is not None:
-        schedule["duration"] = profile.duration
-    if profile.min_rate is not None:
-        schedule["min_charging_rate"] = number(profile.min_rate)
-    schedule["charging_schedule_period"] = [_period(p) for p in profile.periods]
-    return schedule
-
-
-def _period(period: Period) -> dict[str, Any]:
-    """A charging period caps the rate; a discharging one (2.1) asks the EV to feed back at
-    that rate (CentralSetpoint), never beyond it."""
-    limit = number(period.limit)
-    if period.limit >= 0:
-        return {"start_period": period.start, "limit": limit}
-    return {"start_period": period.start, "operation_mode": "CentralSetpoint",
-            "setpoint": limit, "discharge_limit": limit}
-
-
-def set_request(target: Target, profile: Profile) -> tuple[str, dict[str, Any]]:
-    """SetChargingProfile with a TxProfile for the session's transaction."""
-    ident = profile_id(target.transaction_id)
-    kind = "Absolute" if profile.start is not None else "Relative"
-    schedule = _schedule(profile, ident, target.version)
-    if target.version == "1.6":
-        return "SetChargingProfile", {"connector_id": target.connector, "cs_charging_profiles": {
-            "charging_profile_id": ident, "transaction_id": target.transaction_id,
-            "stack_level": STACK_LEVEL, "charging_profile_purpose": "TxProfile",
-            "charging_profile_kind": kind, "charging_schedule": schedule}}
-    return "SetChargingProfile", {"evse_id": target.evse_number, "charging_profile": {
-        "id": ident, "stack_level": STACK_LEVEL, "charging_profile_purpose": "TxProfile",
-        "charging_profile_kind": kind, "transaction_id": target.transaction_uid,
-        "charging_schedule": [schedule]}}
-
-
-def composite_request(version: str, evse_number: int | None, connector: int | None,
-                      duration: int) -> tuple[str, dict[str, Any]]:
-    if version == "1.6":
-        return "GetCompositeSchedule", {"connector_id": connector, "duration": duration}
-    return "GetCompositeSchedule", {"evse_id": evse_number, "duration": duration}
-
-
-def clear_request(target: Target) -> tuple[str, dict[str, Any]]:
-    ident = profile_id(target.transaction_id)
-    if target.version == "1.6":
-        return "ClearChargingProfile", {"id": ident}
-    return "ClearChargingProfile", {"charging_profile_id": ident}
 
 
 # ---- OCPP to OCPI ------------------------------------------------------------------------
@@ -476,8 +386,8 @@ async def target(request: OcpiRequest) -> Target:
         raise Refusal(REJECTED, f"charging station {tx.station_id} is offline")
     if station.ocpp_version != "1.6" and tx.evse_number is None:
         raise Refusal(REJECTED, f"the EVSE of session {session_id} is not known")
-    return Target(session_id, tx.id, tx.transaction_uid, tx.station_id, station.ocpp_version,
-                  tx.evse_number, tx.connector_number, party)
+    return Target(tx.id, tx.transaction_uid, tx.station_id, station.ocpp_version,
+                  tx.evse_number, tx.connector_number, session_id, party)
 
 
 # ---- the Receiver interface --------------------------------------------------------------
@@ -546,7 +456,7 @@ async def put_profile(request: OcpiRequest) -> OcpiReply:
 
     def plan(where: Target) -> Prepare:
         async def prepare(work: Work) -> Step:
-            if profile.discharges and where.version != "2.1":
+            if profile.discharges and not takes_discharge(where.version):
                 return Step(result={"result": REJECTED},
                             message="only OCPP 2.1 charging stations take discharging limits")
             action, payload = set_request(where, profile)
@@ -554,7 +464,7 @@ async def put_profile(request: OcpiRequest) -> OcpiReply:
 
         return prepare
 
-    asked = {"charging_profile": profile.to_ocpi(), "response_url": response_url}
+    asked = {"charging_profile": profile_to_ocpi(profile), "response_url": response_url}
     return await _accept(request, SET, response_url, asked, plan)
 
 
@@ -863,7 +773,7 @@ async def handle_event(app: web.Application, event: Event) -> None:
     runner = app.get(RUNNER)
     data = event.data
     station_id = data.get("station_id")
-    if runner is None or not isinstance(station_id, str) or is_ocpi_profile(
+    if runner is None or not isinstance(station_id, str) or is_tx_profile(
             data.get("profile_id")):
         return
     if event.name == SENT_EVENT and data.get("status") == "Accepted":
