@@ -18,6 +18,7 @@ from core.db import Database, DatabaseError, migrate
 from core.dispatch import Dispatcher
 from core.events import Event, LocalEventBus
 from core.fieldcrypt import FieldCipher
+from core.journal import EventJournal
 from core.observability import (
     METRICS_OBJ,
     Metrics,
@@ -76,11 +77,17 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
         for result in pm.hook.openv2x_event(event=event, app=app):
             await await_me_maybe(result)
 
-    unsubscribe = bus.subscribe(to_plugins)
+    journal = app[appkeys.JOURNAL]
+    for subscriber in flatten(pm.hook.openv2x_durable_subscribers(app=app)):
+        journal.add(subscriber)
+    unsubscribe = [bus.subscribe(journal.deliver), bus.subscribe(to_plugins)]
+    app[appkeys.DB].before_commit = journal.record
     app[appkeys.DB].on_commit = bus.publish
     yield
     await bus.close()
-    unsubscribe()
+    await journal.close()
+    for stop in unsubscribe:
+        stop()
 
 
 async def _tasks(app: web.Application) -> AsyncIterator[None]:
@@ -96,6 +103,9 @@ async def _plugins(app: web.Application) -> AsyncIterator[None]:
     pm = app[appkeys.PLUGINS]
     for result in pm.hook.openv2x_startup(app=app):
         await await_me_maybe(result)
+    # Before anything is served: what a crashed process committed but never delivered.
+    if replayed := await app[appkeys.JOURNAL].replay():
+        log.warning("%d journaled event(s) of a previous run delivered again", replayed)
     yield
     for result in pm.hook.openv2x_shutdown(app=app):
         await await_me_maybe(result)
@@ -163,6 +173,7 @@ def create_app(
         database["url"], echo=database["echo"], pool_size=database["pool_size"]
     )
     app[appkeys.EVENTS] = LocalEventBus()
+    app[appkeys.JOURNAL] = EventJournal(app[appkeys.DB])
     app[appkeys.DISPATCHER] = Dispatcher()
     app[appkeys.TASKS] = TaskRegistry(app[appkeys.DB], app[appkeys.DISPATCHER])
     app[appkeys.TOKENS] = TokenService(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.dispatch import Dispatcher
     from core.events import EventBus
     from core.fieldcrypt import FieldCipher
+    from core.journal import EventJournal
     from core.ocpp.certificates import StationCA
     from core.rbac import Policy
     from core.rest.routes import Route
@@ -25,6 +26,7 @@ CONFIG = web.AppKey("config", Config)
 PLUGINS = web.AppKey("plugins", pluggy.PluginManager)
 DB: web.AppKey[Database] = web.AppKey("db")
 EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+JOURNAL: web.AppKey[EventJournal] = web.AppKey("journal")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 TASKS: web.AppKey[TaskRegistry] = web.AppKey("tasks")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from marshmallow import Schema
 
     from core.events import Event
+    from core.journal import DurableSubscriber
     from core.nav import NavItem
     from core.ocpi.platform import OcpiPlatform
     from core.ocpp.protocol import OcppProtocol
@@ -103,6 +104,18 @@ def openv2x_event(event: Event, app: web.Application) -> Awaitable[None] | None:
     Called for every event published on the app's event bus, after the database commit that
     produced it (``station.connected``, ``transaction.started``, ``user.created``, …; see
     :mod:`core.events`). Exceptions are logged and do not affect other subscribers.
+    """
+
+
+@hookspec
+def openv2x_durable_subscribers(app: web.Application) -> list[DurableSubscriber] | None:
+    """Declare event handlers that must see every event they name, even across a crash.
+
+    Each :class:`core.journal.DurableSubscriber` gets the events it names journaled in the
+    transaction that emitted them and handed over again at the next start if the process died
+    before its handler returned (at least once: handlers must tolerate a repeat). Use it for
+    promises made outside the process, such as pushes to roaming partners; ``openv2x_event``
+    is enough for everything else.
     """
 
 

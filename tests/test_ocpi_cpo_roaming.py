@@ -4,6 +4,7 @@ down."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -114,6 +115,26 @@ async def test_pushes_wait_for_a_partner_that_is_down(cpo: Any, station: Any) ->
         await peer.wait_for(lambda: [r.body["status"] for r in peer.requests(
             "locations", "PATCH") if r.http_status < 300] == ["CHARGING", "AVAILABLE"],
             timeout=15)
+
+
+async def test_a_change_committed_just_before_a_crash_still_reaches_the_partner(
+        openv2x_server: Any, cpo: Any) -> None:
+    async with EmspPeer("DE", "EMS") as peer:
+        await we_register(cpo, peer)
+        station = await connect(cpo, "CP1")
+        # The process dies right after its next commit: no event is delivered in memory.
+        cpo.app[appkeys.DB].on_commit = None
+        await status_change(station, "Charging")  # answered, so committed
+        await asyncio.sleep(0.5)
+        assert not peer.requests("locations", "PATCH")
+        await disconnect(station)
+        await cpo.server.close()
+
+        await openv2x_server(plugins=PLUGINS, settings=SETTINGS)
+        await peer.wait_for(lambda: peer.requests("locations", "PATCH"), timeout=10)
+        [patch] = peer.requests("locations", "PATCH")
+        assert patch.body["status"] == "CHARGING"
+        assert not peer.rejected, peer.rejected
 
 
 async def test_rotation_and_unregistration(cpo: Any) -> None:

@@ -20,7 +20,14 @@ from ocpp16_station import connect, disconnect
 from sqlalchemy import func, select
 
 from core import appkeys
-from core.db.models import ChargingStation, Connector, Evse, IdToken, Location
+from core.db.models import (
+    ChargingStation,
+    Connector,
+    Evse,
+    IdToken,
+    Location,
+    OcpiOutbox,
+)
 from core.events import Event
 from plugins.ocpi_cpo.sessions_models import ChargingPreference
 
@@ -234,6 +241,12 @@ async def test_a_session_roams_to_its_emsp_from_start_to_cdr(start: Any) -> None
     assert cdr["session_id"] == session_id and cdr["cdr_token"] == final["cdr_token"]
     [post] = ems.requests("cdrs", "POST")
     assert post.to_party.key() == EMS
+    # Journaled events are delivered at least once: handing the CDR's event over again (as a
+    # restart after a crash would) does not POST the CDR a second time.
+    await world.server.app[appkeys.JOURNAL].deliver(Event("cdr.created", {"id": cdr["id"]}))
+    async with world.server.app[appkeys.DB].session() as db:
+        assert await db.scalar(select(func.count()).select_from(OcpiOutbox).where(
+            OcpiOutbox.object_key == f"cdr:{cdr['id']}")) == 1
     assert [m for m, _, _ in pushes(ems, "sessions")] == ["PUT", "PATCH", "PATCH", "PUT"]
     assert pushes(other, "sessions") == [] and pushes(other, "cdrs") == []
     clean(ems)

@@ -1,7 +1,8 @@
 """Database access: one async engine per app, SQLite (default) or PostgreSQL.
 
 Writes go through :meth:`Database.transaction`, which commits and only then hands the events the
-work produced to the event bus, so no subscriber ever sees data that could still roll back.
+work produced to the event bus, so no subscriber ever sees data that could still roll back; the
+events durable subscribers want are journaled inside that same commit (:mod:`core.journal`).
 High-rate writers (station messages) use :meth:`Database.write`, which shares one commit among
 every job queued meanwhile (:mod:`core.db.group_commit`).
 """
@@ -117,6 +118,9 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.on_commit: Callable[[Sequence[Event]], Awaitable[None]] | None = None
+        # Called inside every unit of work that emitted events, just before its commit
+        # (the event journal writes there, see core.journal).
+        self.before_commit: Callable[[Work], None] | None = None
         self.group_commit = GroupCommit(self)
 
     def session(self) -> AsyncSession:
@@ -130,6 +134,8 @@ class Database:
             work = Work(session)
             async with session.begin():
                 yield work
+                if work.events and self.before_commit is not None:
+                    self.before_commit(work)
                 await work.flush_rows()
         if work.events and self.on_commit is not None:
             await self.on_commit(work.events)

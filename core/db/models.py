@@ -489,6 +489,25 @@ class Task(Base):
     finished_at: Mapped[dt.datetime | None]
 
 
+class JournalEntry(Base):
+    """A committed domain event that a durable subscriber has not handled yet.
+
+    Written in the same transaction as the change that emitted the event and removed once the
+    subscriber handled it, so a crash between the commit and the delivery loses nothing: the
+    next process hands the entry over again (:mod:`core.journal`).
+    """
+
+    __tablename__ = "event_journal"
+    __table_args__ = (Index("ix_event_journal_subscriber_event", "subscriber", "event_id"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime]
+
+
 class OcpiPartner(Timestamped, Base):
     """A platform we exchange OCPI credentials with, for one of our OCPI platforms (``platform``:
     ``cpo`` or ``scsp``).

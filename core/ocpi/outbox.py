@@ -83,11 +83,20 @@ class Outbox:
                 self._spawn(target)
 
     async def close(self) -> None:
+        """Stop the loops and give up their leases, so the next process (a restart) delivers at
+        once instead of waiting for them to expire."""
         self._closed = True
         tasks = [*self._loops.values(), *([self._scanner] if self._scanner else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            async with self.app[appkeys.DB].transaction() as work:
+                await work.session.execute(update(OcpiPartner).where(
+                    OcpiPartner.outbox_owner == self.owner)
+                    .values(outbox_owner=None, outbox_lease_until=None))
+        except Exception:
+            log.exception("OCPI outbox leases not released; they expire within %s", LEASE)
 
     def _spawn(self, partner_id: int) -> None:
         if partner_id in self._loops or self._closed:

@@ -8,11 +8,13 @@ declares our CPO party (``[ocpi_cpo]``) and the modules it implements, and turns
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from aiohttp import web
 from marshmallow import Schema
 
 from core.events import Event
+from core.journal import DurableSubscriber
 from core.ocpi import SENDER, BusinessDetails, OcpiModule, OcpiPlatform, OwnRole
 from core.plugins import hookimpl
 from plugins.ocpi_cpo import (
@@ -53,12 +55,28 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     return [OcpiPlatform("cpo", (role,), modules, on_partner=on_partner)]
 
 
-_LOCATION_CHANGES = {"location.created", "location.updated", "chargepoint.updated",
-                     "chargepoint.created", "connector.updated", "evse.updated"}
+_LOCATION_CHANGES = frozenset({"location.created", "location.updated", "chargepoint.updated",
+                               "chargepoint.created", "connector.updated", "evse.updated"})
+# What partners must hear even across a crash. Meter samples are not journaled: the next sample
+# or the session's end pushes the whole session again.
+_DURABLE = frozenset({"connector.status_changed", *_LOCATION_CHANGES, "transaction.started",
+                      "transaction.ended", "cdr.created", "tariff.changed",
+                      chargingprofiles.SENT_EVENT, chargingprofiles.CLEARED_EVENT})
+
+
+@hookimpl
+def openv2x_durable_subscribers(app: web.Application) -> list[DurableSubscriber]:
+    return [DurableSubscriber("ocpi_cpo", _DURABLE, partial(_tell_partners, app),
+                              wanted=partial(push.may_have_partners, app))]
 
 
 @hookimpl
 async def openv2x_event(event: Event, app: web.Application) -> None:
+    if event.name == "meter.sampled":
+        await _tell_partners(app, event)
+
+
+async def _tell_partners(app: web.Application, event: Event) -> None:
     """Everything done here is telling partners: with none registered, nothing to do."""
     if not await push.registered_partners(app):
         return

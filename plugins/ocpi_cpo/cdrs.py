@@ -69,7 +69,7 @@ async def push_cdr(app: web.Application, cdr_id: str) -> None:
         return
     owner = cdr_owner(cdr, app[CONFIG].party)
     if owner is not None:
-        await push.to_owner(app, MODULE, owner, "POST", "", cdr, f"cdr:{cdr_id}")
+        await push.to_owner(app, MODULE, owner, "POST", "", cdr, f"cdr:{cdr_id}", once=True)
 
 
 async def handle_event(app: web.Application, event: Event) -> None:

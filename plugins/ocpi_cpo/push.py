@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from core import appkeys
 from core.db import Work
-from core.db.models import OcpiPartner
+from core.db.models import OcpiOutbox, OcpiPartner
 from core.ocpi import OUTBOX, Partner, Party, enqueue
 from core.ocpi.partners import HUB
 from plugins.ocpi_cpo.config import CONFIG
@@ -40,6 +40,13 @@ PARTNERS: web.AppKey[PartnerCache] = web.AppKey("ocpi_cpo_partners", PartnerCach
 def forget_partners(app: web.Application) -> None:
     """A partner registered, updated or unregistered here: read the registry again."""
     app[PARTNERS].read_at = -math.inf
+
+
+def may_have_partners(app: web.Application) -> bool:
+    """Without a database read: False only when the registry, read less than
+    ``PARTNERS_TTL`` ago, was empty (then no event needs journaling)."""
+    cache = app[PARTNERS]
+    return bool(cache.partners) or time.monotonic() - cache.read_at >= PARTNERS_TTL
 
 
 async def registered_partners(app: web.Application) -> list[Partner]:
@@ -82,20 +89,33 @@ def owner_route(partner: Partner, owner: Party) -> Party | None:
 
 
 async def send(app: web.Application, targets: list[tuple[Partner, Party | None]], module: str,
-               method: str, path: str, body: Any, object_key: str) -> None:
-    """Queue one push per target and wake the delivery loops."""
+               method: str, path: str, body: Any, object_key: str, *, once: bool = False) -> None:
+    """Queue one push per target and wake the delivery loops.
+
+    ``once``: skip a partner that already has a push of ``object_key`` queued or sent, for a
+    POST that must not be repeated when a journaled event is handed over again after a crash.
+    """
     if not targets:
         return
     ours = app[CONFIG].party
 
     async def job(work: Work) -> None:
         for partner, to_party in targets:
+            if once and await _already_queued(work, partner.id, module, object_key):
+                continue
             enqueue(work, partner.id, module, method, path, body, to_party=to_party,
                     from_party=ours, object_key=object_key)
 
     await app[appkeys.DB].write(job)
     for partner, _ in targets:
         app[OUTBOX].wake(partner.id)
+
+
+async def _already_queued(work: Work, partner_id: int, module: str, object_key: str) -> bool:
+    found = await work.session.scalar(select(OcpiOutbox.id).where(
+        OcpiOutbox.partner_id == partner_id, OcpiOutbox.module == module,
+        OcpiOutbox.object_key == object_key).limit(1))
+    return found is not None
 
 
 async def broadcast(app: web.Application, module: str, method: str, path: str, body: Any,
@@ -106,10 +126,10 @@ async def broadcast(app: web.Application, module: str, method: str, path: str, b
 
 
 async def to_owner(app: web.Application, module: str, owner: Party, method: str, path: str,
-                   body: Any, object_key: str) -> None:
+                   body: Any, object_key: str, *, once: bool = False) -> None:
     partners = await receivers(app, module)
     direct = [(p, owner) for p in partners if owner in p.parties]
     targets = direct or [(p, owner) for p in partners if p.is_hub]
-    await send(app, targets, module, method, path, body, object_key)
+    await send(app, targets, module, method, path, body, object_key, once=once)
 
 
