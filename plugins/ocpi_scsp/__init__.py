@@ -9,6 +9,7 @@ at every slot boundary); the latest
 result is kept, and every session's schedule goes to its CPO as an OCPI SetChargingProfile
 (cleared when the session ends). Operators manage contexts, post dynamic inputs (forecasts,
 prices, DSO flexibility orders, capacity limits) and read results through ``/api/scsp/``.
+CPOs that serve their contexts on a SENDER interface instead are pulled (:mod:`.pull`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plugins.ocpi_scsp import (
     background,
     charging_profiles,
     optimisation_module,
+    pull,
     rest,
     sessions,
     slot_ticker,
@@ -43,9 +45,10 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     app[LOCKS] = {}
     app[ADDRESS] = OwnAddress()
     app[background.TASKS] = background.Tasks()
+    app[pull.PULLS] = pull.Pulls()
     role = OwnRole("SCSP", config.party, BusinessDetails(config.name, config.website))
     modules = (optimisation_module.module(), *sessions.modules(), charging_profiles.module())
-    return [OcpiPlatform("scsp", (role,), modules)]
+    return [OcpiPlatform(pull.PLATFORM, (role,), modules, on_partner=pull.on_partner(app))]
 
 
 @hookimpl
@@ -62,10 +65,12 @@ def openv2x_permissions() -> list[Grant]:
 @hookimpl
 def openv2x_startup(app: web.Application) -> None:
     slot_ticker.start(app)
+    pull.start(app)
 
 
 @hookimpl
 async def openv2x_shutdown(app: web.Application) -> None:
+    await pull.stop(app)
     await slot_ticker.stop(app)
     if background.TASKS in app:
         await background.cancel_all(app)

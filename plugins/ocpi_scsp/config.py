@@ -1,11 +1,13 @@
-"""The ``[ocpi_scsp]`` config section and its typed view: our SCSP party and the horizon."""
+"""The ``[ocpi_scsp]`` config section and its typed view: our SCSP party, the horizon and
+how often CPOs' SmartChargingOptimisation SENDERs are pulled."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core import appkeys
 from core.ocpi import Party
@@ -39,6 +41,22 @@ class ScspSettings(Schema):
         load_default=10.0, validate=validate.Range(min=0.1, max=600),
         metadata={"help": "Seconds the solver may take before the greedy schedule is used."},
     )
+    pull_interval = fields.Integer(
+        load_default=300, validate=validate.Range(min=10, max=86_400),
+        metadata={"help": "Seconds between two pulls of a CPO's SmartChargingOptimisation "
+                          "SENDER (objects changed since the previous pull)."},
+    )
+    pull_full_interval = fields.Integer(
+        load_default=3600, validate=validate.Range(min=10, max=7 * 86_400),
+        metadata={"help": "Seconds between two full pulls, after which the CPO's contexts it "
+                          "no longer lists are deleted."},
+    )
+
+    @validates_schema
+    def _full_not_more_often(self, values: dict[str, Any], **_: Any) -> None:
+        """A full pull is one of the periodic pulls, so it cannot come more often than they do."""
+        if values["pull_full_interval"] < values["pull_interval"]:
+            raise ValidationError("must not be below pull_interval", "pull_full_interval")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,8 @@ class ScspConfig:
     slot_minutes: int
     slots: int
     solver_time_limit: float
+    pull_interval: int
+    pull_full_interval: int
 
 
 CONFIG: web.AppKey[ScspConfig] = web.AppKey("ocpi_scsp_config")
@@ -58,4 +78,5 @@ def load(app: web.Application) -> ScspConfig:
     values = {**ScspSettings().load({}), **app[appkeys.CONFIG].get("ocpi_scsp")}
     return ScspConfig(Party(values["country_code"], values["party_id"]), values["name"],
                       values["website"], values["slot_minutes"], values["slots"],
-                      values["solver_time_limit"])
+                      values["solver_time_limit"], values["pull_interval"],
+                      values["pull_full_interval"])

@@ -10,7 +10,10 @@ followed by a recompute of that context (after the answer).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appkeys
 from core.ocpi import (
@@ -36,10 +39,13 @@ def _key(request: OcpiRequest) -> optimiser.ContextKey:
     return party.country_code, party.party_id, request.params["id"]
 
 
+def recompute_later(app: web.Application, key: optimiser.ContextKey, base: str) -> None:
+    """Re-solve a changed context in the background (shared with the pull model)."""
+    background.spawn(app, optimiser.recompute(app, key, base), f"scsp recompute {'*'.join(key)}")
+
+
 def _recompute_later(request: OcpiRequest, key: optimiser.ContextKey) -> None:
-    app: web.Application = request.app
-    background.spawn(app, optimiser.recompute(app, key, base_url(app, request.http)),
-                     f"scsp recompute {'*'.join(key)}")
+    recompute_later(request.app, key, base_url(request.app, request.http))
 
 
 async def _get(request: OcpiRequest) -> OcpiReply:
@@ -51,18 +57,42 @@ async def _get(request: OcpiRequest) -> OcpiReply:
     return OcpiReply(row.data)
 
 
+def key_of(data: dict[str, object]) -> optimiser.ContextKey:
+    return str(data["country_code"]), str(data["party_id"]), str(data["id"])
+
+
+def _write(session: AsyncSession, row: OptimisationContext | None, data: dict[str, object],
+           updated: dt.datetime) -> None:
+    if row is None:
+        key = key_of(data)
+        session.add(OptimisationContext(country_code=key[0], party_id=key[1], id=key[2],
+                                        data=data, last_updated=updated))
+    else:
+        row.data, row.last_updated = data, updated
+
+
 async def store(app: web.Application, data: dict[str, object]) -> optimiser.ContextKey:
     """Create or replace a validated context (shared with the REST API)."""
-    key = (str(data["country_code"]), str(data["party_id"]), str(data["id"]))
+    key = key_of(data)
     async with app[appkeys.DB].transaction() as work:
         row = await work.session.get(OptimisationContext, key)
-        updated = parse_datetime(data["last_updated"], "last_updated")
-        if row is None:
-            work.session.add(OptimisationContext(country_code=key[0], party_id=key[1],
-                                                 id=key[2], data=data, last_updated=updated))
-        else:
-            row.data, row.last_updated = data, updated
+        _write(work.session, row, data, parse_datetime(data["last_updated"], "last_updated"))
     return key
+
+
+async def store_newer(app: web.Application, data: dict[str, object]) -> bool:
+    """Store a validated context unless the one held is as recent; True when stored.
+
+    A pulled list repeats objects we already hold; rewriting them (and re-solving) would be
+    work for nothing, and an older copy must never replace a newer push.
+    """
+    updated = parse_datetime(data["last_updated"], "last_updated")
+    async with app[appkeys.DB].transaction() as work:
+        row = await work.session.get(OptimisationContext, key_of(data))
+        if row is not None and row.last_updated >= updated:
+            return False
+        _write(work.session, row, data, updated)
+    return True
 
 
 async def _put(request: OcpiRequest) -> OcpiReply:
