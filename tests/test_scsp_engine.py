@@ -12,6 +12,7 @@ from plugins.ocpi_scsp.engine import (
     MeterSample,
     Method,
     Problem,
+    ProfileType,
     check,
     estimate_battery_capacity_wh,
     estimate_charge_duration,
@@ -252,6 +253,107 @@ def test_site_overload_is_relieved_by_v2g_and_never_worsened():
         assert result.session("s1").target_met
 
 
+# -- profile types (OCPI ChargingPreferences.profile_type) ---------------------------------------
+
+
+def test_fast_charges_in_the_earliest_slots_despite_cheaper_later_ones():
+    # 20 kWh at 10 kW: slots 0 and 1 at full power, though slots 2 and 3 cost an eighth.
+    problem = hourly(prices("0.40", "0.30", "0.05", "0.05"), [ev(profile_type="FAST")])
+    for result in (solve(problem), greedy(problem)):
+        valid(problem, result)
+        assert result.session("s1").power_w == pytest.approx((10_000.0, 10_000.0, 0.0, 0.0))
+        assert result.energy_cost == Decimal("7.0000")  # 10 kWh at 0.40 + 10 kWh at 0.30
+    cheap = solve(hourly(prices("0.40", "0.30", "0.05", "0.05"), [ev(profile_type="CHEAP")]))
+    assert cheap.session("s1").power_w == pytest.approx((0.0, 0.0, 10_000.0, 10_000.0))
+
+
+def test_fast_takes_the_shared_early_capacity_and_never_discharges():
+    # A 10 kW supply point; slot 0 is the cheapest for both. FAST gets it; CHEAP (10 kWh) moves
+    # to the next cheapest slot it has, slot 3 at 0.10. The FAST EV may not discharge in slot 1.
+    problem = hourly(
+        prices("0.05", "0.90", "0.40", "0.10"),
+        [ev("fast", profile_type="FAST", target_soc_pct=45.0, max_discharge_power_w=10_000.0),
+         ev("cheap", target_soc_pct=45.0, profile_type="CHEAP")],
+        max_import_w=10_000.0, min_power_w=-10_000.0,
+        export_price_per_kwh=prices("0.05", "0.90", "0.40", "0.10"),
+    )
+    result = solve(problem)
+    valid(problem, result)
+    assert result.session("fast").power_w == pytest.approx((10_000.0, 0.0, 0.0, 0.0))
+    assert result.session("cheap").power_w == pytest.approx((0.0, 0.0, 0.0, 10_000.0))
+    assert result.v2g_throughput_wh == 0.0
+
+
+def test_green_follows_the_generation_surplus_and_price_breaks_the_tie():
+    # Surplus (generation - 1 kW demand): 0, 0, 7 and 11 kW, and exporting it pays as much as
+    # importing costs. 20 kWh: 7 kWh in slot 2 and 10 kWh (the EVSE's power) in slot 3 are
+    # green; the 3 kWh left go to the cheapest slot, 0.
+    price = prices("0.05", "0.10", "0.30", "0.30")
+    site = dict(demand_w=[1_000.0] * 4, generation_w=[0.0, 0.0, 8_000.0, 12_000.0],
+                export_price_per_kwh=price, min_power_w=-20_000.0)
+    problem = hourly(price, [ev(profile_type="GREEN")], **site)
+    for result in (solve(problem), greedy(problem)):
+        valid(problem, result)
+        assert result.session("s1").power_w == pytest.approx((3_000.0, 0.0, 7_000.0, 10_000.0))
+    # CHEAP sells the surplus at 0.30 and charges in the two cheapest slots.
+    cheap = solve(hourly(price, [ev(profile_type="CHEAP")], **site))
+    assert cheap.session("s1").power_w == pytest.approx((10_000.0, 10_000.0, 0.0, 0.0))
+
+
+def test_green_gets_the_surplus_before_a_cheap_session():
+    # 5 kW of surplus in slot 1 only, import at 0.10 everywhere and no export pay: for CHEAP the
+    # surplus saves 0.10 per kWh, for GREEN it is worth W; GREEN takes all of it.
+    problem = hourly(
+        prices("0.10", "0.10", "0.10", "0.10"),
+        [ev("green", target_soc_pct=32.5, profile_type="GREEN"),
+         ev("cheap", target_soc_pct=32.5, profile_type="CHEAP")],
+        generation_w=[0.0, 5_000.0, 0.0, 0.0],
+    )
+    result = solve(problem)
+    valid(problem, result)
+    assert result.session("green").power_w[1] == pytest.approx(5_000.0)
+    assert result.session("cheap").power_w[1] == pytest.approx(0.0)
+
+
+def test_regular_is_optimised_like_cheap():
+    price = prices("0.40", "0.30", "0.05", "0.05")
+    regular = solve(hourly(price, [ev(profile_type="REGULAR")]))
+    cheap = solve(hourly(price, [ev(profile_type="CHEAP")]))
+    assert regular.session("s1").power_w == cheap.session("s1").power_w
+    assert ev().profile_type is ProfileType.REGULAR
+
+
+# -- peak price (demand charge) -----------------------------------------------------------------
+
+
+def test_peak_price_flattens_two_evs_to_the_computed_peak():
+    """Two EVs of 20 kWh each, 10 kW EVSEs, prices 0.10-0.40 rising by slot.
+
+    Without a peak price both charge in slots 0 and 1: 20 kW peak, energy 6.00. With a peak of
+    P kW (10 ≤ P ≤ 13⅓) the cheapest fill is P in slots 0-2 and 40 - 3P kWh in slot 3, costing
+    16 - 0.6·P + peak_price·P; at 0.50 per kW that falls with P up to 13⅓ kW, where slot 3
+    empties; above 13⅓ kW it is 12 - 0.3·P + 0.5·P, rising. So the peak is 40/3 kW, the
+    energy 0.1·P + 0.2·P + 0.3·P = 8.00 and the peak cost 6.6667.
+    """
+    sessions = [ev("a"), ev("b")]
+    price = prices("0.10", "0.20", "0.30", "0.40")
+    plain = solve(hourly(price, sessions))
+    assert plain.peak_import_w == pytest.approx(20_000.0)
+    assert plain.energy_cost == Decimal("6.0000") and plain.peak_cost == Decimal("0.0000")
+    problem = hourly(price, sessions, peak_price_per_kw=Decimal("0.50"))
+    for result in (solve(problem), solve(problem, model="milp")):
+        valid(problem, result)
+        assert result.peak_import_w == pytest.approx(40_000 / 3, abs=0.01)
+        assert result.grid_w[3] == pytest.approx(0.0, abs=0.01)
+        assert result.energy_cost == Decimal("8.0000")
+        assert result.peak_cost == Decimal("6.6667")
+        assert result.total_cost == Decimal("14.6667")
+    # The uncontrolled baseline pays the same demand charge on its 20 kW peak: 10.00.
+    base = uncontrolled(problem)
+    assert base.peak_cost == Decimal("10.0000") and base.total_cost == Decimal("16.0000")
+    assert solve(problem).saving_vs_uncontrolled == Decimal("1.3333")
+
+
 # -- model 4: opportunity cost ------------------------------------------------------------------
 
 
@@ -405,6 +507,7 @@ def test_solver_options_are_validated():
         (dict(charge_efficiency=0.0), "charge_efficiency must be in"),
         (dict(opportunity_cost=Decimal("-1")), "opportunity_cost must not be negative"),
         (dict(arrival_slot=-1), "arrival_slot must not be negative"),
+        (dict(profile_type="SLOW"), "profile_type must be one of CHEAP, FAST, GREEN, REGULAR"),
     ],
 )
 def test_impossible_sessions_are_refused(overrides, message):
@@ -427,6 +530,7 @@ def test_impossible_sessions_are_refused(overrides, message):
          "EVSE e: sessions a and b overlap"),
         (dict(sessions=[ev(arrival_slot=4, departure_slot=6)]), "outside the horizon"),
         (dict(slots=0), "slots must be a positive integer"),
+        (dict(peak_price_per_kw=Decimal("-0.1")), "peak_price_per_kw must not be negative"),
     ],
 )
 def test_impossible_problems_are_refused(overrides, message):
@@ -460,8 +564,12 @@ def test_series_elements_apply_until_the_next_one():
 CENTS = st.integers(min_value=-5, max_value=60).map(lambda c: Decimal(c) / 100)
 
 
+PREFERENCES = st.sampled_from(list(ProfileType))
+COST_ONLY = st.sampled_from([ProfileType.CHEAP, ProfileType.REGULAR])
+
+
 @st.composite
-def sessions(draw, slots: int) -> list[EvSession]:
+def sessions(draw, slots: int, profiles=PREFERENCES) -> list[EvSession]:
     count = draw(st.integers(min_value=1, max_value=4))
     drawn = []
     for i in range(count):
@@ -486,17 +594,21 @@ def sessions(draw, slots: int) -> list[EvSession]:
                                                    Decimal("0.2")])),
             degradation_cost_per_kwh=draw(st.sampled_from([Decimal(0), Decimal("0.05")])),
             previous_slots=draw(st.integers(min_value=0, max_value=5)),
+            profile_type=draw(profiles),
         ))
     return drawn
 
 
 @st.composite
-def problems(draw, *, within_bounds: bool = False, independent: bool = False):
+def problems(draw, *, within_bounds: bool = False, independent: bool = False,
+             profiles=PREFERENCES):
     """Small random problems covering every feature.
 
     ``within_bounds`` keeps the site alone inside the supply point bounds; ``independent`` also
     removes every interaction between sessions (no generation surplus to share, a limit that
-    never binds), the case where the greedy schedule is provably optimal.
+    never binds, no peak price), the case where the greedy schedule is provably optimal.
+    ``profiles`` draws the sessions' profile types: the cost comparisons need ``COST_ONLY``,
+    because FAST and GREEN sessions rightly pay more to charge earlier or greener.
     """
     slots = draw(st.integers(min_value=2, max_value=8))
     price = draw(st.lists(CENTS, min_size=slots, max_size=slots))
@@ -507,7 +619,8 @@ def problems(draw, *, within_bounds: bool = False, independent: bool = False):
                           min_size=slots, max_size=slots)
     demand = draw(power_list)
     generation = draw(power_list)
-    drawn = draw(sessions(slots))
+    drawn = draw(sessions(slots, profiles))
+    peak_price = draw(st.sampled_from([Decimal(0), Decimal("0.05"), Decimal("2")]))
     flex = draw(st.one_of(st.just([]), st.lists(
         st.integers(min_value=-2_000, max_value=5_000).map(float), min_size=slots,
         max_size=slots)))
@@ -517,7 +630,7 @@ def problems(draw, *, within_bounds: bool = False, independent: bool = False):
     max_import = float(draw(st.integers(min_value=2, max_value=40)) * 1000)
     if independent:
         generation = [min(g, d) for g, d in zip(generation, demand, strict=True)]
-        flex, caps = [], []
+        flex, caps, peak_price = [], [], Decimal(0)
         max_import = max(demand) + sum(s.max_charge_power_w for s in drawn)
     try:
         problem = Problem(
@@ -527,6 +640,7 @@ def problems(draw, *, within_bounds: bool = False, independent: bool = False):
             demand_w=demand, generation_w=generation, flex_offsets_w=flex,
             capacity_limits_w=caps, sessions=drawn,
             slot_minutes=draw(st.sampled_from([15, 30, 60])), slots=slots,
+            peak_price_per_kw=peak_price,
         )
     except ValueError:
         assume(False)
@@ -565,7 +679,22 @@ def test_every_schedule_satisfies_every_constraint(problem):
 
 @PROPERTY_SETTINGS
 @given(problems(within_bounds=True))
+def test_lp_leaves_the_least_shortfall_whatever_the_profile_types(problem):
+    """The shortfall penalty outweighs every preference and the peak price."""
+    lp = solve(problem, model="lp")
+    for other in (greedy(problem), uncontrolled(problem)):
+        assert shortfall(lp) <= shortfall(other) + 0.01 * len(problem.sessions)
+    assert all(s.discharged_wh == 0 for s, ev in zip(lp.sessions, problem.sessions, strict=True)
+               if ev.profile_type is ProfileType.FAST)
+
+
+@PROPERTY_SETTINGS
+@given(problems(within_bounds=True, profiles=COST_ONLY))
 def test_lp_leaves_the_least_shortfall_and_costs_no_more_than_greedy(problem):
+    """CHEAP and REGULAR only: FAST and GREEN trade money for time or green energy.
+
+    A peak price may be drawn: the total cost includes the demand charge the LP minimises.
+    """
     lp = solve(problem, model="lp")
     cheapest = greedy(problem)
     # The LP leaves the least total shortfall (it may spread it differently).
@@ -576,8 +705,10 @@ def test_lp_leaves_the_least_shortfall_and_costs_no_more_than_greedy(problem):
 
 
 @PROPERTY_SETTINGS
-@given(problems(within_bounds=True, independent=True))
+@given(problems(within_bounds=True, independent=True, profiles=COST_ONLY))
 def test_lp_then_greedy_then_uncontrolled_when_sessions_do_not_compete(problem):
+    """CHEAP and REGULAR only and no peak price: the greedy's cheapest slots beat charging at
+    once only on energy; a peak price couples the sessions (and the greedy may raise the peak)."""
     lp, cheapest, base = solve(problem, model="lp"), greedy(problem), uncontrolled(problem)
     assume(all(s.target_met for s in base.sessions))
     assert all(s.target_met for s in cheapest.sessions)
@@ -611,8 +742,17 @@ def test_greedy_can_lose_to_uncontrolled_when_sessions_compete_but_the_lp_does_n
 
 
 @PROPERTY_SETTINGS
-@given(problems(within_bounds=True))
+@given(problems(within_bounds=True, independent=True, profiles=st.just(ProfileType.FAST)))
+def test_fast_sessions_that_do_not_compete_charge_like_uncontrolled(problem):
+    """FAST is "as soon as the limits allow": full power from arrival, as uncontrolled."""
+    lp, base = solve(problem, model="lp"), uncontrolled(problem)
+    assert lp.power_matrix_w() == pytest.approx(base.power_matrix_w(), abs=0.01)
+
+
+@PROPERTY_SETTINGS
+@given(problems(within_bounds=True, profiles=COST_ONLY))
 def test_milp_total_cost_is_never_above_the_lp_schedule_priced_the_same_way(problem):
+    """CHEAP and REGULAR only: the preference weights are not part of the reported costs."""
     assume(any(s.opportunity_cost > 0 for s in problem.sessions))
     milp = solve(problem, model="milp")
     lp = solve(problem, model="lp")

@@ -91,6 +91,24 @@ def test_without_capacity_the_energy_need_less_what_was_delivered_is_the_goal() 
     assert ev.max_discharge_power_w == 0
 
 
+def test_profile_type_and_peak_price_reach_the_engine() -> None:
+    fast = SessionInput("S", "L", "E1", "1", {"kwh": 0},
+                        {"profile_type": "FAST", "energy_need": 5})
+    bare = SessionInput("T", "L2", "E2", "1", {"kwh": 0}, None)
+    two = context(evses=[*context()["evses"], {"location_id": "L2", "evse_uid": "E2",
+                                               "connectors": [{"connector_id": "1",
+                                                               "power": 3700}]}],
+                  peak_price=12.5)
+    problem = build(optimisation_object.validate(two), [fast, bare], NOW, 15, 4)
+    assert [str(ev.profile_type) for ev in problem.sessions] == ["FAST", "REGULAR"]
+    assert problem.peak_price_per_kw == Decimal("12.5")
+    plain = build(optimisation_object.validate(context()), [bare], NOW, 15, 4)
+    assert plain.peak_price_per_kw == 0 and plain.sessions == ()
+    with pytest.raises(OcpiError) as caught:
+        optimisation_object.validate(context(peak_price=-1))
+    assert caught.value.status_code == 2001 and "peak_price" in caught.value.message
+
+
 def test_soc_is_the_latest_state_of_charge() -> None:
     assert state_of_charge({"charging_periods": []}) is None
     assert state_of_charge({"charging_periods": [

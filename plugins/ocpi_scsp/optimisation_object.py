@@ -5,7 +5,8 @@ The seed's tables mix units; this module's wire contract is the one of DESIGN §
 ``flex_orders`` and ``capacity_limits`` values in W (a series value is the average power of its
 span), ``price`` values in currency per kWh, ``opportunity_cost`` in currency per slot. A series
 element applies from its ``time_slot`` until the next element's (the last one for one slot).
-``capacity_limits`` is our extension: absolute per-slot caps on the supply point (SMC_020).
+``capacity_limits`` is our extension: absolute per-slot caps on the supply point (SMC_020);
+so is ``peak_price``, a demand charge in currency per kW of the highest import of the horizon.
 
 Validation returns a normalised copy (codes upper case, DateTimes in the strict form, series
 sorted) or raises 2001 naming the field, so nothing half-valid is ever stored.
@@ -24,7 +25,7 @@ SERIES = ("demand", "generation", "price", "flex_orders", "capacity_limits")
 #: Series whose values are power and may not be negative.
 _NON_NEGATIVE = ("demand", "generation", "capacity_limits")
 _FIELDS = {"country_code", "party_id", "id", "max_power", "min_power", "evses",
-           "opportunity_cost", "last_updated", *SERIES}
+           "opportunity_cost", "peak_price", "last_updated", *SERIES}
 
 
 def _string(value: object, name: str, limit: int = 36) -> str:
@@ -128,10 +129,10 @@ def validate(body: object) -> dict[str, Any]:
             out[name] = _number(body[name], name, minimum=0 if name == "max_power" else None)
     if "max_power" in out and out.get("min_power", 0) > out["max_power"]:
         raise invalid("min_power must not be above max_power")
-    if body.get("opportunity_cost") is not None:
-        decimal_of(body["opportunity_cost"], "opportunity_cost")
-        out["opportunity_cost"] = _number(body["opportunity_cost"], "opportunity_cost",
-                                          minimum=0)
+    for name in ("opportunity_cost", "peak_price"):
+        if body.get(name) is not None:
+            decimal_of(body[name], name)
+            out[name] = _number(body[name], name, minimum=0)
     for name in SERIES:
         if body.get(name) is not None:
             out[name] = _series(body[name], name)

@@ -9,7 +9,10 @@ boundary. Unknown inputs are filled conservatively, so a context is always solva
 - without ``max_power`` the supply point may take every EVSE's full power plus the peak demand;
 - without a known battery capacity and SoC the goal is the driver's ``energy_need`` (less what
   was already delivered), or, when not given, as much as the EVSE can deliver before departure;
-- without a departure time the EV is expected to stay to the end of the horizon.
+- without a departure time the EV is expected to stay to the end of the horizon;
+- without charging preferences the profile type is ``REGULAR`` (no preference stated);
+- without ``peak_price`` (our extension, currency per kW of the highest import) there is no
+  demand charge.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def ev_session(context: dict[str, Any], session: SessionInput, start: dt.datetim
         "session_id": session.session_id, "evse_id": session.evse_key, "arrival_slot": 0,
         "departure_slot": departure, "max_charge_power_w": power,
         "opportunity_cost": decimal_of(context.get("opportunity_cost", 0), "opportunity_cost"),
+        "profile_type": preferences.get("profile_type", "REGULAR"),
     }
     if isinstance(capacity_kwh, int | float) and capacity_kwh > 0 and soc is not None:
         target = float(preferences.get("target_soc", 100))
@@ -168,6 +172,7 @@ def build(context: dict[str, Any], sessions: Sequence[SessionInput], now: dt.dat
         flex_offsets_w=series_to_slots(_points(context, "flex_orders"), start, minutes, slots,
                                        default=0.0),
         capacity_limits_w=_caps(context, start, minutes, slots),
+        peak_price_per_kw=decimal_of(context.get("peak_price", 0), "peak_price"),
         slot_minutes=minutes,
         slots=slots,
     )

@@ -43,11 +43,12 @@ _SERIES_ITEM = {"type": "object", "properties": {
 CONTEXT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "SmartChargingOptimisation object: power in W, price in currency/kWh, "
-                   "opportunity_cost in currency/slot",
+                   "opportunity_cost in currency/slot, peak_price in currency/kW",
     "properties": {
         "country_code": {"type": "string"}, "party_id": {"type": "string"},
         "id": {"type": "string"}, "max_power": {"type": "number"},
         "min_power": {"type": "number"}, "opportunity_cost": {"type": "number"},
+        "peak_price": {"type": "number", "minimum": 0},
         "evses": {"type": "array", "items": {"type": "object", "properties": {
             "location_id": {"type": "string"}, "evse_uid": {"type": "string"},
             "connectors": {"type": "array", "items": {"type": "object", "properties": {
@@ -70,8 +71,8 @@ RESULT_SCHEMA: dict[str, Any] = {
     "properties": {
         "method": {"type": "string", "nullable": True}, "status": {"type": "string"},
         "solve_time_s": {"type": "number"}, "total_cost": {"type": "string"},
-        "energy_cost": {"type": "string"}, "saving_vs_uncontrolled": {"type": "string",
-                                                                       "nullable": True},
+        "energy_cost": {"type": "string"}, "peak_cost": {"type": "string"},
+        "saving_vs_uncontrolled": {"type": "string", "nullable": True},
         "peak_import_w": {"type": "number"}, "grid_w": {"type": "array",
                                                         "items": {"type": "number"}},
         "sessions": {"type": "array", "items": {"type": "object"}},

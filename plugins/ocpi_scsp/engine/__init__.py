@@ -20,6 +20,10 @@ The models are those of seed 003 §5.3, with its errata corrected:
    charging is not spread over the whole stay just to save on price. "Still occupied in slot t"
    is a binary per session and slot, so this model is a MILP.
 
+Each session's charging is shaped by its driver's OCPI profile type (CHEAP and REGULAR: cost;
+FAST: as early as possible; GREEN: the site's generation surplus first), and an optional peak
+price (a demand charge per kW of the highest import) flattens the supply point's peak.
+
 Models 1-3 are one LP (which applies follows from the data) solved with GLOP (or PDLP); model 4
 runs on SCIP. Targets are soft: a target that cannot be met is approached as closely as possible
 and reported with ``target_met = False``. A time-out or a failed solve returns the greedy
@@ -45,7 +49,7 @@ from plugins.ocpi_scsp.engine.estimates import (
     mape,
     median_power_w,
 )
-from plugins.ocpi_scsp.engine.problem import EvSession, Problem, series_to_slots
+from plugins.ocpi_scsp.engine.problem import EvSession, Problem, ProfileType, series_to_slots
 from plugins.ocpi_scsp.engine.result import Method, Result, SessionSchedule, check
 from plugins.ocpi_scsp.engine.solver import SolveStats, solve, solve_with_stats
 
@@ -54,6 +58,7 @@ __all__ = [
     "MeterSample",
     "Method",
     "Problem",
+    "ProfileType",
     "Result",
     "SessionSchedule",
     "SolveStats",

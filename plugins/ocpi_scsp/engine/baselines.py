@@ -8,7 +8,9 @@
   window first until its target is reached. A slot's price is its marginal one: charging from
   on-site generation that would otherwise be exported costs only the lost export price, the
   rest the import price. It never discharges. Sessions choose one after the other, so one can
-  take the cheap capacity another needed more; the LP has no such blind spot.
+  take the cheap capacity another needed more; the LP has no such blind spot. The drivers'
+  profile types are honoured as in the LP: a FAST session takes its earliest slots, a GREEN
+  session the generation surplus first (then the cheapest slots).
 
 Both only charge, so the supply point's minimum power can never be broken by them; both respect
 the EVSE power and the supply point limit (after flexibility orders and capacity limits).
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
-from plugins.ocpi_scsp.engine.problem import EvSession, FloatArray, Problem
+from plugins.ocpi_scsp.engine.problem import EvSession, FloatArray, Problem, ProfileType
 from plugins.ocpi_scsp.engine.result import Method, Result, assemble
 
 #: Remaining need below this is considered delivered (Wh).
@@ -58,8 +61,12 @@ def uncontrolled_power(problem: Problem) -> FloatArray:
     return power
 
 
+#: A part of a slot a session may take: (marginal price, slot, power W, from the surplus).
+_Segment = tuple[float, int, float, bool]
+
+
 def greedy_power(problem: Problem) -> FloatArray:
-    """Cheapest marginal slots first, sessions in earliest-deadline-first order."""
+    """Cheapest marginal slots first (or as the profile type says), earliest deadline first."""
     sessions = problem.sessions
     power = np.zeros((len(sessions), problem.slots))
     hours = problem.slot_hours
@@ -71,19 +78,19 @@ def greedy_power(problem: Problem) -> FloatArray:
         if need[n] <= _DONE_WH:
             continue
         first, end = problem.window(sessions[n])
-        segments: list[tuple[float, int, float]] = []
+        segments: list[_Segment] = []
         for t in range(first, end):
             room = min(sessions[n].max_charge_power_w, problem.ev_upper_w[t] - load[t])
             if room <= 0:
                 continue
             surplus = min(room, max(0.0, -(base[t] + load[t])))
             if surplus > 0:
-                segments.append((float(problem.convex_export_price[t]), t, surplus))
+                segments.append((float(problem.convex_export_price[t]), t, surplus, True))
             if room > surplus:
-                segments.append((float(problem.import_price[t]), t, room - surplus))
-        segments.sort()
+                segments.append((float(problem.import_price[t]), t, room - surplus, False))
+        segments.sort(key=_preference(sessions[n]))
         left = need[n]
-        for _price, t, size in segments:
+        for _price, t, size, _green in segments:
             take = min(size, left / hours)
             power[n, t] += take
             load[t] += take
@@ -91,6 +98,19 @@ def greedy_power(problem: Problem) -> FloatArray:
             if left <= _DONE_WH:
                 break
     return power
+
+
+def _preference(session: EvSession) -> Callable[[_Segment], tuple[float, ...]]:
+    """The order a session takes its segments in, by its profile type.
+
+    FAST: the earliest slot first. GREEN: segments of generation surplus first, then the
+    cheapest. Others: the cheapest, the earlier first among equal prices.
+    """
+    if session.profile_type is ProfileType.FAST:
+        return lambda segment: (segment[1], segment[0])
+    if session.profile_type is ProfileType.GREEN:
+        return lambda segment: (float(not segment[3]), segment[0], segment[1])
+    return lambda segment: (segment[0], segment[1])
 
 
 def _urgency(

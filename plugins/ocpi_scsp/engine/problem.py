@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -68,6 +69,26 @@ def _money(name: str, value: Decimal | float | int | str) -> Decimal:
     return amount
 
 
+class ProfileType(StrEnum):
+    """The driver's OCPI 2.2.1 ChargingPreferences ``profile_type`` (Sessions module).
+
+    How each shapes the objective (the weights are in :mod:`.solver`):
+
+    - ``CHEAP``: the lowest cost (seed 003 model 1, the supply point's bill);
+    - ``FAST``: as early as the limits allow, whatever the price; such a session never
+      discharges, since V2G would only delay the energy the driver is waiting for;
+    - ``GREEN``: as much of the site's own generation surplus as possible, price deciding
+      among equally green schedules;
+    - ``REGULAR``: no preference stated, so the SCSP's own objective, the site's cost, decides:
+      optimised exactly like ``CHEAP``.
+    """
+
+    CHEAP = "CHEAP"
+    FAST = "FAST"
+    GREEN = "GREEN"
+    REGULAR = "REGULAR"
+
+
 @dataclass(frozen=True)
 class EvSession:
     """One EV plugged (or expected) at one EVSE, with the driver's goal and the EVSE's limits.
@@ -88,6 +109,7 @@ class EvSession:
     each kWh discharged (SMC_011); ``opportunity_cost`` is the seed's linearly increasing
     cost of occupying the EVSE: its k-th slot of occupation costs k times ``opportunity_cost``,
     counting the ``previous_slots`` it was already occupied before the horizon.
+    ``profile_type`` is the driver's :class:`ProfileType`.
     """
 
     session_id: str
@@ -105,10 +127,18 @@ class EvSession:
     degradation_cost_per_kwh: Decimal = ZERO
     energy_need_wh: float | None = None
     previous_slots: int = 0
+    profile_type: ProfileType = ProfileType.REGULAR
 
     def __post_init__(self) -> None:
         if not self.session_id:
             raise ValueError("session_id must not be empty")
+        try:
+            object.__setattr__(self, "profile_type", ProfileType(self.profile_type))
+        except ValueError:
+            raise ValueError(
+                f"session {self.session_id}: profile_type must be one of "
+                f"{', '.join(ProfileType)}, got {self.profile_type!r}"
+            ) from None
         if not isinstance(self.arrival_slot, int) or not isinstance(self.departure_slot, int):
             raise ValueError(f"session {self.session_id}: slots must be integers")
         if self.arrival_slot < 0:
@@ -154,8 +184,12 @@ class EvSession:
 
     @property
     def can_discharge(self) -> bool:
-        """V2G needs both a discharging EVSE and a known capacity (for the SoC floor)."""
-        return self.max_discharge_power_w > 0 and self.capacity_known
+        """V2G needs a discharging EVSE, a known capacity (for the SoC floor), and no FAST."""
+        return (
+            self.max_discharge_power_w > 0
+            and self.capacity_known
+            and self.profile_type is not ProfileType.FAST
+        )
 
     @property
     def discharge_limit_w(self) -> float:
@@ -203,7 +237,8 @@ class Problem:
     ``capacity_limits_w`` absolute per-slot caps (``None`` = no cap); the effective limit is
     ``min(max_import_w + flex, cap)``. ``min_power_w`` bounds the flow the other way (negative =
     the most that may be exported). Empty series mean zeros; an empty export price means
-    exported energy earns nothing.
+    exported energy earns nothing. ``peak_price_per_kw`` is a demand charge: currency per kW of
+    the highest import over the horizon (0: none).
     """
 
     start: dt.datetime
@@ -218,6 +253,7 @@ class Problem:
     capacity_limits_w: Sequence[float | None] = ()
     slot_minutes: int = 15
     slots: int = 96
+    peak_price_per_kw: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -229,6 +265,10 @@ class Problem:
             raise ValueError(f"slots must be a positive integer, got {self.slots!r}")
         _finite("max_import_w", self.max_import_w)
         _finite("min_power_w", self.min_power_w)
+        peak_price = _money("peak_price_per_kw", self.peak_price_per_kw)
+        if peak_price < 0:
+            raise ValueError(f"peak_price_per_kw must not be negative, got {peak_price}")
+        object.__setattr__(self, "peak_price_per_kw", peak_price)
         if self.min_power_w > self.max_import_w:
             raise ValueError(
                 f"min_power_w {self.min_power_w} is above max_import_w {self.max_import_w}"
@@ -340,6 +380,11 @@ class Problem:
     def ev_lower_w(self) -> FloatArray:
         """Least net power the EVs together may draw per slot (negative = export), never above 0."""
         return _frozen(np.minimum(self.min_power_w - self.base_flow_w, 0.0))
+
+    @cached_property
+    def surplus_w(self) -> FloatArray:
+        """Generation the site itself does not use per slot: what GREEN sessions should take."""
+        return _frozen(np.maximum(-self.base_flow_w, 0.0))
 
     @cached_property
     def import_price(self) -> FloatArray:

@@ -72,11 +72,13 @@ class Result:
     ``energy_cost`` is the supply point's net energy bill over the horizon (imports at the import
     price, minus exports at the export price), ``degradation_cost`` the priced wear of V2G
     discharge, ``opportunity_cost`` the occupation cost of model 4 (each session occupies its
-    EVSE from arrival to its last slot with power). ``saving_vs_uncontrolled`` is the uncontrolled
-    schedule's energy plus degradation cost minus this one's. ``objective`` and ``best_bound`` are
-    the solver's, in currency and without the shortfall penalties (for the LP and MILP only):
-    energy (export priced at most at the import price), degradation and, for the MILP,
-    occupation cost; their distance is the proven optimality gap.
+    EVSE from arrival to its last slot with power), ``peak_cost`` the demand charge: the peak
+    price per kW times the highest import. ``saving_vs_uncontrolled`` is the uncontrolled
+    schedule's total cost (energy, degradation and peak) minus this one's. ``objective`` and
+    ``best_bound`` are the solver's, in currency and without the shortfall penalties (for the LP
+    and MILP only): energy (export priced at most at the import price), degradation, peak and,
+    for the MILP, occupation cost, plus the profile-type preference weights of FAST and GREEN
+    sessions; their distance is the proven optimality gap.
     """
 
     method: Method
@@ -94,11 +96,12 @@ class Result:
     uncontrolled_peak_import_w: float | None = None
     objective: float | None = None
     best_bound: float | None = None
+    peak_cost: Decimal = ZERO
 
     @property
     def total_cost(self) -> Decimal:
-        """Energy plus battery wear: what smart charging is compared on."""
-        return self.energy_cost + self.degradation_cost
+        """Energy, battery wear and the demand charge: what smart charging is compared on."""
+        return self.energy_cost + self.degradation_cost + self.peak_cost
 
     @property
     def targets_met(self) -> int:
@@ -216,6 +219,7 @@ def assemble(
          for s, sched in zip(problem.sessions, schedules, strict=True)),
         ZERO,
     )
+    peak_w = float(max(grid.max(initial=0.0), 0.0))
     result = Result(
         method=method,
         status=status,
@@ -224,7 +228,8 @@ def assemble(
         energy_cost=energy_cost(problem, grid),
         degradation_cost=to_money(degradation),
         opportunity_cost=to_money(opportunity),
-        peak_import_w=float(max(grid.max(initial=0.0), 0.0)),
+        peak_import_w=peak_w,
+        peak_cost=to_money(problem.peak_price_per_kw * Decimal(peak_w) / 1000),
         self_consumed_generation_wh=float(self_consumed.sum() * problem.slot_hours),
         v2g_throughput_wh=float(sum(s.discharged_wh for s in schedules)),
         solve_time_s=solve_time_s,

@@ -21,11 +21,31 @@ Variables (power in kW and energy in kWh inside the model, for conditioning; W/W
 - model 4 only: ``y[n,t] ∈ {0,1}`` "the session still occupies its EVSE in slot t", with
   ``y[n,t] ≥ y[n,t+1]`` (occupation is one stretch from arrival) and ``c, d ≤ P·y``.
 
+- ``peak ≥ imp[t]`` for every slot, only when the context has a peak price (a demand charge).
+
 Objective, in currency: the supply point bill ``Σ_t Ts·(price·imp - export·export_flow)``, plus
-the degradation price of each discharged kWh (SMC_011), plus model 4's occupation cost
+the degradation price of each discharged kWh (SMC_011), plus the demand charge
+``peak_price·peak`` (per kW), plus model 4's occupation cost
 ``Σ_t y[n,t]·(PreviousSlots_n + k)·OpportunityCost_n`` for the k-th occupied slot (the seed's O4
-with the missing decision variable), plus a penalty far above every price on shortfall, plus a
-negligible preference for earlier charging that makes ties deterministic.
+with the missing decision variable), plus the drivers' profile-type preferences, plus a penalty
+far above all of these on shortfall, plus a negligible preference for earlier charging that
+makes ties deterministic.
+
+Profile types (OCPI ``ChargingPreferences.profile_type``) weigh a session's charging with one
+weight ``W = 1 + spread`` per kWh, where ``spread`` bounds what moving one kWh to another slot
+can save: the import price range (down to the lowest of import and export prices), the highest
+degradation price, and the peak price per kWh of one slot (``peak_price / Ts``). So ``W`` beats
+every money term of a kWh, and the shortfall penalty in turn beats ``W`` over the whole horizon:
+
+- FAST: ``W·k`` per kWh charged ``k`` slots after arrival (0 in the first slot). Moving a kWh
+  one slot earlier gains at least ``W`` and costs at most ``spread < W``, so in the optimum no
+  FAST energy can move earlier: the session charges as early as the limits (and the other
+  sessions' targets) allow, at any price. FAST sessions never discharge.
+- GREEN: ``W`` per kWh a GREEN session charges beyond the site's generation surplus in that slot
+  (the surplus left by the site's own demand goes to GREEN sessions first): a variable
+  ``green[t] ≤ min(surplus[t], Σ_GREEN c[n,t])`` earns ``-W``, the GREEN charging costs ``W``.
+  The least grey energy comes first; among schedules with as little, price decides.
+- CHEAP and REGULAR: no term; the bill decides.
 
 Where the site alone already breaks a bound (its load above a lowered limit, or a generation
 surplus beyond the export limit), no schedule can satisfy it; the EVs then must not make it
@@ -51,7 +71,7 @@ import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from plugins.ocpi_scsp.engine.baselines import greedy, uncontrolled
-from plugins.ocpi_scsp.engine.problem import EvSession, FloatArray, Problem
+from plugins.ocpi_scsp.engine.problem import EvSession, FloatArray, Problem, ProfileType
 from plugins.ocpi_scsp.engine.result import Method, Result, assemble, check
 
 ModelChoice = Literal["auto", "lp", "milp"]
@@ -59,7 +79,11 @@ LpSolver = Literal["GLOP", "PDLP"]
 
 _SOLVER_PARAMETERS = {
     # The dual simplex with perturbed costs avoids stalling on the many equal-price slots.
-    "glop": "use_dual_simplex: true perturb_costs_in_dual_simplex: true",
+    # Presolve costs more than it saves on these sparse models, and on the peak row coupling
+    # every slot it made a 1,000-session solve six times slower.
+    "glop": (
+        "use_dual_simplex: true perturb_costs_in_dual_simplex: true use_preprocessing: false"
+    ),
     "pdlp": (
         "termination_criteria { simple_optimality_criteria { "
         "eps_optimal_absolute: 1e-8 eps_optimal_relative: 1e-8 } }"
@@ -205,18 +229,40 @@ class _Built:
         return power
 
 
+def preference_weight(problem: Problem) -> float:
+    """``W`` of the profile types, per kWh: one more than any kWh can save by moving slots.
+
+    ``spread`` = highest import price - lowest of the import and (capped) export prices
+    + highest degradation price + the peak price of one kWh taken in a single slot
+    (``peak_price / Ts``, in kW per kWh); ``W = 1 + spread``.
+    """
+    prices = problem.import_price
+    lowest = min(prices.min(initial=0.0), problem.convex_export_price.min(initial=0.0))
+    spread = float(prices.max(initial=0.0) - lowest)
+    spread += max((float(s.degradation_cost_per_kwh) for s in problem.sessions), default=0.0)
+    spread += float(problem.peak_price_per_kw) / problem.slot_hours
+    return 1.0 + spread
+
+
 def _penalties(problem: Problem) -> tuple[float, float]:
     """Penalty per kWh of target shortfall, and per kWh of a site bound left unrelieved.
 
-    The shortfall penalty is three orders of magnitude above anything one kWh can save (any
-    price, degradation, or a whole horizon of occupation cost), so the solver only leaves a
-    shortfall that no schedule can close; a site overload weighs ten times more than that.
+    The shortfall penalty is three orders of magnitude above anything one kWh can save or cost
+    (any price, degradation, the peak price, a whole horizon of occupation cost or of FAST
+    delay), so the solver only leaves a shortfall that no schedule can close; a site overload
+    weighs ten times more than that.
     """
     worst = 1.0 + float(np.abs(problem.import_price).max(initial=0.0))
     worst += float(np.abs(problem.export_price).max(initial=0.0))
+    worst += float(problem.peak_price_per_kw) / problem.slot_hours
+    weight = preference_weight(problem)
     for s in problem.sessions:
         extra = float(s.degradation_cost_per_kwh)
         extra += float(s.opportunity_cost) * (s.previous_slots + problem.slots + 1)
+        if s.profile_type is ProfileType.FAST:
+            extra += weight * problem.slots
+        elif s.profile_type is ProfileType.GREEN:
+            extra += weight
         worst = max(worst, 1.0 + extra)
     shortfall = 1000.0 * worst
     return shortfall, 10.0 * shortfall
@@ -263,8 +309,10 @@ def _build(problem: Problem, milp: bool) -> _Built:
     import_rows = m.rows(-np.inf, -base_kw, slots)
     m.terms(import_rows, net, 1.0)
     m.terms(import_rows, imports, -1.0)
+    _peak(m, problem, imports)
     _soft_site_bounds(m, problem, net, penalties, site_penalty * hours)
 
+    weight = preference_weight(problem)
     charge, discharge = _Columns(), _Columns()
     occupation: list[_Occupation] = []
     for n, session in enumerate(problem.sessions):
@@ -272,7 +320,12 @@ def _build(problem: Problem, milp: bool) -> _Built:
         span = np.arange(first, end)
         eta = session.efficiency
         earlier = tie_break * hours * (span - first + 1) / slots
-        c = m.variables(0.0, session.max_charge_power_w / 1000, earlier, span.size)
+        c = m.variables(
+            0.0,
+            session.max_charge_power_w / 1000,
+            earlier + _preference_cost(session, span, weight) * hours,
+            span.size,
+        )
         charge.add(c, n, span)
         m.terms(balance[span], c, 1.0)
         d = None
@@ -290,6 +343,7 @@ def _build(problem: Problem, milp: bool) -> _Built:
             m.terms(row, np.array([stored, short[0]]), 1.0)
         if milp and session.opportunity_cost > 0:
             occupation.append((n, span, _occupation(m, session, span, c, d), c, d))
+    _green_credit(m, problem, charge, weight * hours)
     penalised, weights = penalties.arrays()
     budget_row = int(m.rows(-np.inf, np.inf, 1)[0])
     m.terms(np.full(penalised.size, budget_row), penalised, weights)
@@ -307,6 +361,47 @@ def _build(problem: Problem, milp: bool) -> _Built:
         num_vars=m.num_vars,
         num_rows=m.num_rows,
     )
+
+
+def _peak(m: _SparseModel, problem: Problem, imports: np.ndarray) -> None:
+    """The demand charge: one ``peak ≥ imp[t]`` for all slots, priced per kW (if priced)."""
+    if problem.peak_price_per_kw <= 0:
+        return
+    peak = m.variables(0.0, np.inf, float(problem.peak_price_per_kw), 1)
+    rows = m.rows(-np.inf, 0.0, problem.slots)
+    m.terms(rows, imports, 1.0)
+    m.terms(rows, np.full(problem.slots, peak[0]), -1.0)
+
+
+def _preference_cost(session: EvSession, span: np.ndarray, weight: float) -> FloatArray:
+    """Per kWh charged in each slot of the window: FAST ``W·k`` k slots in, GREEN ``W``."""
+    if session.profile_type is ProfileType.FAST:
+        return weight * (span - span[0]).astype(float)
+    if session.profile_type is ProfileType.GREEN:
+        return np.full(span.size, weight)
+    return np.zeros(span.size)
+
+
+def _green_credit(m: _SparseModel, problem: Problem, charge: _Columns, credit: float) -> None:
+    """Give back GREEN sessions' ``W`` on what the site's surplus covers, slot by slot.
+
+    ``green[t] ∈ [0, surplus[t]]`` earns ``-W`` and ``green[t] ≤ Σ_GREEN c[n,t]``: the
+    penalty left is ``W·(Σ_GREEN c - green)``, the GREEN sessions' grey energy.
+    """
+    index, session, slot = charge.arrays()
+    is_green = np.asarray(
+        [s.profile_type is ProfileType.GREEN for s in problem.sessions], dtype=bool
+    )
+    if not index.size or not is_green.any():
+        return
+    chosen = is_green[session] & (problem.surplus_w[slot] > 0)
+    slots = np.unique(slot[chosen])
+    if not slots.size:
+        return
+    green = m.variables(0.0, problem.surplus_w[slots] / 1000, -credit, slots.size)
+    rows = m.rows(-np.inf, 0.0, slots.size)
+    m.terms(rows, green, 1.0)
+    m.terms(rows[np.searchsorted(slots, slot[chosen])], index[chosen], -1.0)
 
 
 def _soft_site_bounds(
