@@ -154,11 +154,12 @@ def composite_request(version: str, evse_number: int | None, connector: int | No
     return "GetCompositeSchedule", {"evse_id": evse_number, "duration": duration}
 
 
-async def target_of(session: AsyncSession, transaction_id: int) -> TxTarget | None:
-    """Where an ongoing transaction charges; None when it ended, or when its station's OCPP
-    version or (2.x) its EVSE is not known."""
+async def target_of(session: AsyncSession, transaction_id: int, *,
+                    ended: bool = False) -> TxTarget | None:
+    """Where a transaction charges; None when it ended (unless ``ended``: clearing its profile
+    is still worth a call), or when its station's OCPP version or (2.x) EVSE is not known."""
     tx = await session.get(Transaction, transaction_id)
-    if tx is None or tx.status != "Active" or tx.stopped_at is not None:
+    if tx is None or (not ended and (tx.status != "Active" or tx.stopped_at is not None)):
         return None
     station = await session.get(ChargingStation, tx.station_id)
     if station is None or not station.ocpp_version:

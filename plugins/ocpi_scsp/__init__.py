@@ -17,6 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 from marshmallow import Schema
 
+from core.events import Event
 from core.ocpi import BusinessDetails, OcpiPlatform, OwnRole
 from core.plugins import hookimpl
 from core.rbac import Grant
@@ -24,6 +25,7 @@ from core.rest.routes import Route
 from plugins.ocpi_scsp import (
     background,
     charging_profiles,
+    local_sessions,
     optimisation_module,
     pull,
     rest,
@@ -60,6 +62,12 @@ def openv2x_routes(app: web.Application) -> list[Route]:
 def openv2x_permissions() -> list[Grant]:
     grants = [Grant(role, rest.READ) for role in ("cpo_manager", "support_l1", "support_l2")]
     return [*grants, Grant("cpo_manager", rest.WRITE)]
+
+
+@hookimpl
+async def openv2x_event(event: Event, app: web.Application) -> None:
+    """Local contexts follow our own transactions (:mod:`.local_sessions`)."""
+    await local_sessions.handle_event(app, event)
 
 
 @hookimpl

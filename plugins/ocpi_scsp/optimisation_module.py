@@ -5,7 +5,8 @@ RECEIVER interface, as seed 003 §5.1.2.2 specifies it.
 objects: GET answers the object as stored, PUT creates or replaces it, PATCH replaces the
 top-level fields it carries (it must carry ``last_updated``), DELETE removes it. Bad input is
 answered 2001 and nothing is stored; an object of another party is HTTP 404. Every change is
-followed by a recompute of that context (after the answer).
+followed by a recompute of that context (after the answer). Local contexts, over our own
+EVSEs, are the operator's: requests naming one are HTTP 404 (:mod:`.local_contexts`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from core.ocpi import (
 )
 from core.ocpi.server import base_url
 from core.ocpi.status import not_found
-from plugins.ocpi_scsp import background, optimisation_object, optimiser
+from plugins.ocpi_scsp import background, local_contexts, optimisation_object, optimiser
 from plugins.ocpi_scsp.ownership import owner
 from plugins.ocpi_scsp.tables import OptimisationContext
 
@@ -129,6 +130,7 @@ async def _delete(request: OcpiRequest) -> OcpiReply:
 
 def module() -> OcpiModule:
     pattern = "/{country_code}/{party_id}/{id}"
+    mine = local_contexts.remote_only
     return OcpiModule(IDENTIFIER, RECEIVER, (
-        OcpiRoute("GET", pattern, _get), OcpiRoute("PUT", pattern, _put),
-        OcpiRoute("PATCH", pattern, _patch), OcpiRoute("DELETE", pattern, _delete)))
+        OcpiRoute("GET", pattern, mine(_get)), OcpiRoute("PUT", pattern, mine(_put)),
+        OcpiRoute("PATCH", pattern, mine(_patch)), OcpiRoute("DELETE", pattern, mine(_delete))))

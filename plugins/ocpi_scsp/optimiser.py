@@ -1,7 +1,9 @@
 """Recomputing a context: stored inputs → engine → stored result → charging profiles.
 
 Called after every change that can move the optimum (a context PUT/PATCH, dynamic inputs, a
-session starting, ending or reporting a new SoC, new charging preferences). The solver runs in
+session starting, ending or reporting a new SoC, new charging preferences). Sessions pushed by a
+CPO get their profiles over OCPI; sessions of a local context go straight to our stations
+(:mod:`plugins.ocpi_scsp.local_profiles`). The solver runs in
 a worker thread with the configured time limit, so the event loop keeps serving; one lock per
 context keeps two recomputes of it from racing, the later one seeing every earlier change.
 """
@@ -19,7 +21,7 @@ from sqlalchemy import delete, select
 from core import appkeys
 from core.db.types import utcnow
 from core.ocpi import OUTBOX, Party, format_datetime
-from plugins.ocpi_scsp import charging_profiles
+from plugins.ocpi_scsp import charging_profiles, local_profiles
 from plugins.ocpi_scsp.config import CONFIG
 from plugins.ocpi_scsp.driver_profiles import battery_capacities_kwh, token_uid
 from plugins.ocpi_scsp.engine import Problem, Result, solve
@@ -155,6 +157,8 @@ async def _recompute(app: web.Application, key: ContextKey, base: str
                     woken.add(partner_id)
     for partner_id in woken:
         app[OUTBOX].wake(partner_id)
+    if solved is not None:
+        await local_profiles.apply(app, key, *solved)
     return body
 
 

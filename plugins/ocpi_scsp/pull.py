@@ -42,7 +42,13 @@ from core.ocpi import (
 )
 from core.ocpi.partners import HUB
 from core.ocpi.server import base_url
-from plugins.ocpi_scsp import background, optimisation_module, optimisation_object, optimiser
+from plugins.ocpi_scsp import (
+    background,
+    local_contexts,
+    optimisation_module,
+    optimisation_object,
+    optimiser,
+)
 from plugins.ocpi_scsp.config import CONFIG
 from plugins.ocpi_scsp.optimisation_module import IDENTIFIER
 from plugins.ocpi_scsp.optimiser import ContextKey
@@ -180,9 +186,11 @@ async def _apply(app: web.Application, partner: Partner, state: PartnerPulls, it
     stored: list[ContextKey] = []
     unchanged = skipped = 0
     listed = {key for raw in items if (key := _listed_key(raw)) is not None}
+    # Local contexts are the operator's: a partner's object never replaces nor removes one.
+    local = await local_contexts.local_keys(app[appkeys.DB])
     for raw in items:
         data = _accepted(partner, raw)
-        if data is None:
+        if data is None or optimisation_module.key_of(data) in local:
             skipped += 1
             continue
         state.parties.add(Party(data["country_code"], data["party_id"]))
@@ -193,7 +201,7 @@ async def _apply(app: web.Application, partner: Partner, state: PartnerPulls, it
     deleted: tuple[ContextKey, ...] = ()
     if full:
         scope = state.parties if partner.is_hub else set(partner.parties)
-        deleted = await _delete_unlisted(app, scope, listed, started)
+        deleted = await _delete_unlisted(app, scope, listed | local, started)
     base = app[optimiser.ADDRESS].base or base_url(app)
     for key in (*stored, *deleted):
         optimisation_module.recompute_later(app, key, base)

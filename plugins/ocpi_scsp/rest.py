@@ -14,6 +14,10 @@ stored object a CPO pushes over OCPI, addressed by its owner and id:
   stored series, or replace them with ``"replace": true``.
 - ``GET …/result/``: the latest optimisation (cost, peak, saving against uncontrolled
   charging, per-session schedule, method, solve time).
+- ``"local": true`` on POST, PUT or PATCH makes a context local (:mod:`.local_contexts`): its
+  EVSEs are ours, its sessions our own transactions, and its schedules go straight to our
+  stations. Without the field a context stays as it is; ``false`` ends it. Contexts are shown
+  with their ``local`` flag.
 
 Every change recomputes the context before answering, so the answer carries the new result.
 """
@@ -33,7 +37,13 @@ from core.rest.body import json_object
 from core.rest.errors import ApiError, bad_request, not_found
 from core.rest.resource import json_response
 from core.rest.routes import Route
-from plugins.ocpi_scsp import background, optimisation_object, optimiser
+from plugins.ocpi_scsp import (
+    background,
+    local_contexts,
+    local_sessions,
+    optimisation_object,
+    optimiser,
+)
 from plugins.ocpi_scsp.optimisation_module import store
 from plugins.ocpi_scsp.tables import OptimisationContext, OptimisationResult
 
@@ -57,6 +67,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         **{name: {"type": "array", "items": _SERIES_ITEM}
            for name in optimisation_object.SERIES},
         "last_updated": {"type": "string", "format": "date-time"},
+        "local": {"type": "boolean",
+                  "description": "its EVSEs are ours and its schedules drive our stations"},
     },
 }
 INPUTS_SCHEMA: dict[str, Any] = {
@@ -103,12 +115,38 @@ async def _stored(request: web.Request, key: optimiser.ContextKey) -> dict[str, 
     return dict(row.data)
 
 
-async def _save_and_solve(request: web.Request, data: dict[str, Any], status: int = 200
-                          ) -> web.Response:
-    key = await store(request.app, data)
-    await background.idle(request.app)
-    result = await optimiser.recompute(request.app, key, base_url(request.app, request))
-    return json_response({"context": data, "result": result}, status=status)
+def _local_field(body: dict[str, Any]) -> bool | None:
+    """``local`` taken out of a body: True, False, or None when not given."""
+    local = body.pop("local", None)
+    if local is not None and not isinstance(local, bool):
+        raise bad_request("local must be true or false")
+    return local
+
+
+async def _is_local(request: web.Request, key: optimiser.ContextKey) -> bool:
+    async with request.app[appkeys.DB].session() as session:
+        return await local_contexts.is_local(session, key)
+
+
+async def _save_and_solve(request: web.Request, data: dict[str, Any], local: bool | None,
+                          status: int = 200) -> web.Response:
+    """Store the context (checked first when it is to be local), take up or let go of our
+    transactions at its EVSEs, and solve it."""
+    app = request.app
+    key = (data["country_code"], data["party_id"], data["id"])
+    if local is None:
+        local = await _is_local(request, key)
+    if local:
+        problem = await local_contexts.refusal(app[appkeys.DB], key, data)
+        if problem is not None:
+            raise bad_request(problem)
+    await store(app, data)
+    await local_contexts.mark(app[appkeys.DB], key, local)
+    await local_sessions.sync_context(app, key)
+    await background.idle(app)
+    result = await optimiser.recompute(app, key, base_url(app, request))
+    return json_response({"context": {**data, "local": local}, "result": result},
+                         status=status)
 
 
 def _now() -> str:
@@ -121,18 +159,21 @@ async def list_contexts(request: web.Request) -> web.Response:
         rows = (await session.execute(select(OptimisationContext).order_by(
             OptimisationContext.country_code, OptimisationContext.party_id,
             OptimisationContext.id))).scalars().all()
-    return json_response([row.data for row in rows])
+    local = await local_contexts.local_keys(request.app[appkeys.DB])
+    return json_response([{**row.data, "local": (row.country_code, row.party_id, row.id)
+                           in local} for row in rows])
 
 
 async def create_context(request: web.Request) -> web.Response:
     """A new context (409 when its owner and id are taken)."""
     body = await json_object(request)
+    local = _local_field(body)
     data = _validated({"last_updated": _now(), **body})
     key = (data["country_code"], data["party_id"], data["id"])
     async with request.app[appkeys.DB].session() as session:
         if await session.get(OptimisationContext, key) is not None:
             raise ApiError(409, "conflict", "this optimisation context exists; PUT to replace")
-    return await _save_and_solve(request, data, status=201)
+    return await _save_and_solve(request, data, bool(local), status=201)
 
 
 async def get_context(request: web.Request) -> web.Response:
@@ -140,28 +181,32 @@ async def get_context(request: web.Request) -> web.Response:
     data = await _stored(request, key)
     async with request.app[appkeys.DB].session() as session:
         result = await session.get(OptimisationResult, key)
-    return json_response({"context": data, "result": result.data if result else None})
+        local = await local_contexts.is_local(session, key)
+    return json_response({"context": {**data, "local": local},
+                          "result": result.data if result else None})
 
 
 async def put_context(request: web.Request) -> web.Response:
     key = _key(request)
     body = await json_object(request)
+    local = _local_field(body)
     data = _validated({"last_updated": _now(), "country_code": key[0], "party_id": key[1],
                        "id": key[2], **body})
     if (data["country_code"], data["party_id"], data["id"]) != key:
         raise bad_request("country_code, party_id and id must match the URL")
-    return await _save_and_solve(request, data)
+    return await _save_and_solve(request, data, local)
 
 
 async def patch_context(request: web.Request) -> web.Response:
     key = _key(request)
     body = await json_object(request)
+    local = _local_field(body)
     stored = await _stored(request, key)
     try:
         data = optimisation_object.merge_patch(stored, {"last_updated": _now(), **body})
     except OcpiError as exc:
         raise bad_request(exc.message) from None
-    return await _save_and_solve(request, data)
+    return await _save_and_solve(request, data, local)
 
 
 async def delete_context(request: web.Request) -> web.Response:
@@ -171,6 +216,8 @@ async def delete_context(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("optimisation context")
         await work.session.delete(row)
+    await local_contexts.mark(request.app[appkeys.DB], key, False)
+    await local_sessions.sync_context(request.app, key)
     await optimiser.recompute(request.app, key, base_url(request.app, request))
     return web.Response(status=204)
 
@@ -203,7 +250,7 @@ async def post_inputs(request: web.Request) -> web.Response:
             data[name] = posted.get(name, []) if replace else merge_series(
                 stored.get(name, []), posted.get(name, []))
     data["last_updated"] = _now()
-    return await _save_and_solve(request, _validated(data))
+    return await _save_and_solve(request, _validated(data), None)
 
 
 async def get_result(request: web.Request) -> web.Response:
