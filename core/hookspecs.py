@@ -111,7 +111,8 @@ def openv2x_event(event: Event, app: web.Application) -> Awaitable[None] | None:
 def openv2x_durable_subscribers(app: web.Application) -> list[DurableSubscriber] | None:
     """Declare event handlers that must see every event they name, even across a crash.
 
-    Called once at start-up, before the database accepts writes. Each :class:`core.journal.DurableSubscriber` gets the events it names journaled in the
+    Called once at start-up, before anything is served. Each
+    :class:`core.journal.DurableSubscriber` gets the events it names journaled in the
     transaction that emitted them and handed over again at the next start if the process died
     before its handler returned (at least once: handlers must tolerate a repeat). Use it for
     promises made outside the process, such as pushes to roaming partners; ``openv2x_event``

@@ -5,6 +5,7 @@ down."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import pytest
@@ -216,6 +217,32 @@ async def test_a_partner_that_wants_raw_tokens(cpo: Any, station: Any) -> None:
                                        headers={"Authorization": "Token "
                                                 + peer.partner.token_out})
         assert status == 200
+
+
+async def test_a_partner_allowed_to_omit_request_ids(cpo: Any) -> None:
+    """Software that never sends X-Request-ID / X-Correlation-ID is answered (with new ids)
+    only when it was registered so; every other partner still gets 400 / 2001."""
+    async with EmspPeer("DE", "EMS") as lenient, EmspPeer("FR", "EMF") as strict:
+        async with cpo.http.post(cpo.url("/api/ocpi/cpo/register/"), headers=await admin(cpo),
+                                 json={"url": lenient.versions_url,
+                                       "token": lenient.issue_token_a(),
+                                       "allow_missing_request_ids": True}) as resp:
+            body = await resp.json()
+            assert resp.status == 201 and body["allow_missing_request_ids"] is True, body
+        assert (await we_register(cpo, strict))["allow_missing_request_ids"] is False
+        for peer, expected in ((lenient, 200), (strict, 400)):
+            assert peer.partner is not None
+            token = "Token " + base64.b64encode(peer.partner.token_out.encode()).decode()
+            async with cpo.http.get(cpo.url("/ocpi/cpo/2.2.1/locations"),
+                                    headers={"Authorization": token}) as resp:
+                answer = await resp.json()
+                assert resp.status == expected, answer
+                assert resp.headers["X-Request-ID"] and resp.headers["X-Correlation-ID"]
+            assert answer["status_code"] == (1000 if expected == 200 else 2001)
+        async with cpo.http.post(cpo.url("/api/ocpi/cpo/register/"), headers=await admin(cpo),
+                                 json={"url": strict.versions_url, "token": "x",
+                                       "allow_missing_request_ids": "yes"}) as resp:
+            assert resp.status == 400
 
 
 async def test_a_stuck_partner_does_not_hold_up_the_others(cpo: Any, station: Any) -> None:

@@ -533,6 +533,8 @@ class OcpiPartner(Timestamped, Base):
     next_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_out: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Accept its requests without X-Request-ID / X-Correlation-ID (answered with new ids).
+    allow_missing_ids: Mapped[bool] = mapped_column(Boolean, default=False)
     outbox_owner: Mapped[str | None] = mapped_column(String(64))
     outbox_lease_until: Mapped[dt.datetime | None]
 

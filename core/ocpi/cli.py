@@ -41,6 +41,9 @@ def add_command(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentP
     reg.add_argument("--token", required=True, help="the token A the partner gave us")
     reg.add_argument("--raw-tokens", action="store_true",
                      help="the partner sends and expects tokens without Base64")
+    reg.add_argument("--allow-missing-request-ids", action="store_true",
+                     help="accept the partner's requests without X-Request-ID / "
+                          "X-Correlation-ID (software that never sends them)")
     reg.set_defaults(func=lambda args: _run(args, error, _register))
 
 
@@ -81,7 +84,8 @@ async def _token_a(app: Any, platform: OcpiPlatform, args: argparse.Namespace) -
 async def _register(app: Any, platform: OcpiPlatform, args: argparse.Namespace) -> int:
     own = versions_url(base_url(app), platform.name)
     partner = await registration.register(app, platform, args.url, args.token, own,
-                                          raw_tokens=args.raw_tokens)
+                                          raw_tokens=args.raw_tokens,
+                                          allow_missing_ids=args.allow_missing_request_ids)
     parties = ", ".join(sorted(f"{p.country_code}*{p.party_id}" for p in partner.parties))
     print(f"registered with {partner.name or args.url} ({parties}) as partner {partner.id}")
     return 0

@@ -23,7 +23,7 @@ from core.ocpi.server import (
 
 async def handle(request: web.Request, platform: OcpiPlatform) -> web.Response:
     caller = await authenticate(request, platform.name)
-    require_ids(request)
+    require_ids(request, caller)
     own = versions_url(base_url(request.app, request), platform.name)
     method = request.method
     if method not in ("GET", "POST", "PUT", "DELETE"):

@@ -127,7 +127,8 @@ def _name(roles: list[dict[str, Any]]) -> str:
 
 
 async def register(app: web.Application, platform: OcpiPlatform, versions: str,
-                   token_a: str, own_versions: str, *, raw_tokens: bool = False) -> Partner:
+                   token_a: str, own_versions: str, *, raw_tokens: bool = False,
+                   allow_missing_ids: bool = False) -> Partner:
     """Register with a partner: discover it, hand it token B, keep the token C it answers.
 
     Token B is stored before the POST, because the partner calls our versions with it while it
@@ -144,7 +145,7 @@ async def register(app: web.Application, platform: OcpiPlatform, versions: str,
         row = OcpiPartner(platform=platform.name, versions_url=versions, version=VERSION,
                           version_url=found.version_url, endpoints=found.endpoints, roles=[],
                           token_digest=token_digest(token_b), raw_tokens=raw_tokens,
-                          status="registering")
+                          allow_missing_ids=allow_missing_ids, status="registering")
         work.session.add(row)
         await work.session.flush()
         partner_id = row.id

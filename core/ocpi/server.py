@@ -228,7 +228,11 @@ async def authenticate(request: web.Request, platform: str) -> Caller:
     raise status.unauthorized()
 
 
-def require_ids(request: web.Request) -> None:
+def require_ids(request: web.Request, caller: Caller) -> None:
+    """OCPI 2.2.1 requires both ids on every request; a partner registered with
+    ``allow_missing_ids`` (software that never sends them) is answered with new ones."""
+    if caller.partner is not None and caller.partner.allow_missing_ids:
+        return
     for name in _ID_HEADERS:
         if not request.headers.get(name, "").strip():
             raise OcpiError(status.INVALID_PARAMETERS, f"{name} header required",
@@ -346,16 +350,14 @@ def _guarded(platform: OcpiPlatform,
 
 
 async def _versions(request: web.Request, platform: OcpiPlatform) -> web.Response:
-    await authenticate(request, platform.name)
-    require_ids(request)
+    require_ids(request, await authenticate(request, platform.name))
     base = base_url(request.app, request)
     return respond(request, OcpiReply([{"version": VERSION,
                                         "url": version_url(base, platform.name)}]))
 
 
 async def _details(request: web.Request, platform: OcpiPlatform) -> web.Response:
-    await authenticate(request, platform.name)
-    require_ids(request)
+    require_ids(request, await authenticate(request, platform.name))
     return respond(request, OcpiReply(details(base_url(request.app, request), platform)))
 
 
@@ -365,7 +367,7 @@ async def _module(request: web.Request, platform: OcpiPlatform) -> web.Response:
     caller = await authenticate(request, platform.name)
     if caller.partner is None:
         raise status.unauthorized("a token A only opens versions and credentials")
-    require_ids(request)
+    require_ids(request, caller)
     found = router.match(mount, rest, request.method)
     if found is None:
         raise status.not_found(f"no such OCPI endpoint: {request.path}")

@@ -3,8 +3,9 @@
 - ``GET /api/ocpipartner/`` and ``/api/ocpipartner/{id}/``: partners with their parties,
   endpoints, status and pending pushes.
 - ``POST /api/ocpi/{platform}/token-a/``: a token A to give a partner for its registration.
-- ``POST /api/ocpi/{platform}/register/ {"url", "token", "raw_tokens"}``: register with a
-  partner or hub from its versions URL and the token A it gave us.
+- ``POST /api/ocpi/{platform}/register/ {"url", "token", "raw_tokens",
+  "allow_missing_request_ids"}``: register with a partner or hub from its versions URL and the
+  token A it gave us.
 - ``POST /api/ocpipartner/{id}/rotate/``: new tokens both ways (credentials PUT).
 - ``DELETE /api/ocpipartner/{id}/``: unregister (the partner is told with a DELETE).
 """
@@ -49,6 +50,7 @@ def _dump(row: OcpiPartner, pending: int) -> dict[str, Any]:
     return {"id": row.id, "platform": row.platform, "name": row.name, "status": row.status,
             "versions_url": row.versions_url, "version": row.version,
             "roles": row.roles, "endpoints": row.endpoints, "raw_tokens": row.raw_tokens,
+            "allow_missing_request_ids": row.allow_missing_ids,
             "pending_pushes": pending, "created_at": format_datetime(row.created_at),
             "last_updated": format_datetime(row.last_updated)}
 
@@ -95,16 +97,18 @@ async def register(request: web.Request) -> web.Response:
     platform = _platform(request)
     body = await json_object(request)
     url, token, raw = body.get("url"), body.get("token"), body.get("raw_tokens", False)
-    unknown = set(body) - {"url", "token", "raw_tokens"}
+    lenient = body.get("allow_missing_request_ids", False)
+    unknown = set(body) - {"url", "token", "raw_tokens", "allow_missing_request_ids"}
     if unknown or not isinstance(url, str) or not url.startswith(("http://", "https://")) \
-            or not isinstance(token, str) or not token or not isinstance(raw, bool):
+            or not isinstance(token, str) or not token or not isinstance(raw, bool) \
+            or not isinstance(lenient, bool):
         raise bad_request("give url (the partner's versions URL), token (its token A) and "
-                          "optionally raw_tokens (true/false)",
+                          "optionally raw_tokens and allow_missing_request_ids (true/false)",
                           {"unknown": sorted(unknown)} if unknown else None)
     own = versions_url(base_url(request.app, request), platform.name)
     try:
         partner = await registration.register(request.app, platform, url, token, own,
-                                              raw_tokens=raw)
+                                              raw_tokens=raw, allow_missing_ids=lenient)
     except registration.RegistrationError as exc:
         raise ApiError(502, "registration_failed", str(exc)) from None
     return await _answer(request, partner.id, 201)

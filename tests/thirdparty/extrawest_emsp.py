@@ -27,8 +27,7 @@ What is the library's and what the harness adds:
 Quirks of the library that the harness works around, each visible to the test:
 
 - It sends no ``X-Request-ID`` / ``X-Correlation-ID`` (OCPI 2.2.1 asks for both on every
-  request). With ``request_ids`` on (``--add-request-ids`` or ``POST /_harness/settings``) a
-  hook adds them to the requests the library makes; it is off by default, as shipped.
+  request): left as it is; the CPO registers it with ``allow_missing_request_ids``.
 - Its pushes build ``{endpoint url}{COUNTRY_CODE}/{PARTY_ID}/{id}``, i.e. it assumes endpoint
   URLs end with ``/``; the endpoints handed to it get one.
 - CiStrings are lower-cased (``CI_STRING_LOWERCASE_PREFERENCE``): ids, party codes and token
@@ -39,7 +38,7 @@ Quirks of the library that the harness works around, each visible to the test:
   AuthorizationInfo object; error answers carry ``{"detail": …}`` rather than an OCPI envelope.
 
 Control endpoints, without authentication (test use only): ``GET /_harness/state``,
-``POST /_harness/settings``, ``POST /_harness/register``, ``POST /_harness/unregister``,
+``POST /_harness/register``, ``POST /_harness/unregister``,
 ``POST /_harness/tokens``, ``GET /_harness/pull/{module}``, ``POST /_harness/command/{name}``.
 """
 
@@ -158,7 +157,6 @@ class Store:
     validation_errors: list[dict[str, Any]] = field(default_factory=list)
     incoming: list[dict[str, Any]] = field(default_factory=list)
     outgoing: list[dict[str, Any]] = field(default_factory=list)
-    request_ids: bool = False
 
     @property
     def versions_url(self) -> str:
@@ -195,7 +193,7 @@ class Store:
     def dump(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in (
             "country_code", "party_id", "objects", "writes", "tokens", "authorizations",
-            "command_results", "validation_errors", "incoming", "outgoing", "request_ids")}
+            "command_results", "validation_errors", "incoming", "outgoing")}
         out["partners"] = [asdict(p) for p in self.partners]
         return jsonable_encoder(out)
 
@@ -335,16 +333,11 @@ def make_authenticator(store: Store) -> type[Authenticator]:
 
 
 def hook_outgoing(store: Store) -> None:
-    """Log every request made through httpx (the library's and ours), and add the OCPI
-    request ids to those that lack them while ``store.request_ids`` is on."""
+    """Log every request made through httpx (the library's and ours)."""
     original = httpx.AsyncClient.send
 
     async def send(self: httpx.AsyncClient, request: httpx.Request,
                    *args: Any, **kwargs: Any) -> httpx.Response:
-        if store.request_ids:
-            for name in ("X-Request-ID", "X-Correlation-ID"):
-                if name not in request.headers:
-                    request.headers[name] = str(uuid.uuid4())
         entry: dict[str, Any] = {
             "method": request.method, "url": str(request.url),
             "request_ids": "X-Request-ID" in request.headers,
@@ -540,11 +533,6 @@ def build(store: Store) -> Any:
     async def state() -> Any:
         return store.dump()
 
-    @app.post("/_harness/settings")
-    async def change(body: dict[str, Any] = Body(...)) -> Any:
-        store.request_ids = bool(body.get("request_ids", store.request_ids))
-        return {"request_ids": store.request_ids}
-
     @app.post("/_harness/register")
     async def register(body: dict[str, Any] = Body(...)) -> Any:
         return await client.register(body["versions_url"], body["token"])
@@ -577,15 +565,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--token-a", action="append", default=[],
                         help="a token A a CPO may register with (repeatable)")
-    parser.add_argument("--add-request-ids", action="store_true",
-                        help="add X-Request-ID/X-Correlation-ID to the library's requests")
     args = parser.parse_args()
     host, _, port = settings.OCPI_HOST.rpartition(":")
     if not host or not port.isdigit():
         parser.error("set OCPI_HOST=host:port in the environment")
     store = Store(settings.COUNTRY_CODE, settings.PARTY_ID,
                   f"{settings.PROTOCOL}://{settings.OCPI_HOST}",
-                  token_a=set(args.token_a), request_ids=args.add_request_ids)
+                  token_a=set(args.token_a))
     hook_outgoing(store)
     uvicorn.run(build(store), host=host, port=int(port), log_level="warning")
 

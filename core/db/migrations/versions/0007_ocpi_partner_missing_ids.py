@@ -1,0 +1,27 @@
+"""OCPI partners whose requests may lack X-Request-ID / X-Correlation-ID
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 16:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0007'
+down_revision: str | None = '0006'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('ocpi_partner', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('allow_missing_ids', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('ocpi_partner', schema=None) as batch_op:
+        batch_op.drop_column('allow_missing_ids')
