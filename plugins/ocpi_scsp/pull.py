@@ -272,12 +272,13 @@ def on_partner(app: web.Application) -> Callable[[str, int], Awaitable[None]]:
 
 
 async def _run(app: web.Application) -> None:
+    """Pull at once (after a restart the first pull is a full one), then every interval."""
     while True:
-        await asyncio.sleep(app[CONFIG].pull_interval)
         try:
             await pull_all(app)
         except Exception:
             log.exception("pulling SmartChargingOptimisation senders failed")
+        await asyncio.sleep(app[CONFIG].pull_interval)
 
 
 def start(app: web.Application) -> None:
