@@ -334,3 +334,71 @@ async def test_the_drivers_battery_comes_from_their_vehicle_or_profile(scsp: Any
         assert schedule["charged_wh"] > 8000 + 1 and not schedule["target_met"]
         expected_soc = 40 + schedule["charged_wh"] / 80_000 * 100
         assert abs(schedule["achieved_soc_pct"] - expected_soc) < 0.01
+
+
+def periods(start: dt.datetime, rows: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Charging periods of 15 minutes from ``start``, one per row of dimension volumes."""
+    return [{"start_date_time": stamp(start + dt.timedelta(minutes=15 * i)),
+             "dimensions": [{"type": kind, "volume": volume} for kind, volume in row.items()]}
+            for i, row in enumerate(rows)]
+
+
+async def accuracy(server: Any, query: str = "") -> Any:
+    headers = await server.auth_headers("support_l1")
+    async with server.http.get(server.url(f"/api/scsp/estimates/accuracy/{query}"),
+                               headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_estimates_are_judged_against_completed_sessions(scsp: Any) -> None:
+    """Seed 004's estimator replayed on two sessions that complete over OCPI, checked by hand.
+
+    S1 (50 kWh battery known): 0.4 kWh per 15-minute period at 1.6 kW while the SoC climbs
+    40, 41, 42, 43, 44 %, then 3 kWh in an hour to 50 %. Capacity from the first five readings:
+    800 Wh per 2 % → 40 kWh (APE 20 %); energy for 40 → 50 %: 4,000 Wh against 4,600 delivered
+    after the first reading (APE 13.043 %); time at the median 1.6 kW: 2.5 h against 2 h of
+    TIME after the first reading (APE 25 %).
+    S2 (capacity unknown): 0.6 kWh per 15 minutes (2.4 kW from ENERGY/TIME), 20 → 24 %: 60 kWh,
+    2,400 Wh in 1 h estimated and delivered (APE 0 % twice).
+    """
+    start = now() - dt.timedelta(hours=3)
+    early = [{"ENERGY": 0.4, "POWER": 1.6, "TIME": 0.25, "STATE_OF_CHARGE": 40 + i}
+             for i in range(5)]
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        first = session(start_date_time=stamp(start), charging_periods=periods(start, early))
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", json=first,
+                                role="RECEIVER")).ok
+        assert (await accuracy(scsp))[1]["sessions"] == 0
+        late = periods(start, [*early, {"ENERGY": 3.0, "TIME": 1.0, "STATE_OF_CHARGE": 50}])
+        assert (await peer.call("PATCH", "sessions", *CPO, "S1", role="RECEIVER", json={
+            "status": "COMPLETED", "end_date_time": stamp(now()), "charging_periods": late[5:],
+            "kwh": 5.0, "last_updated": stamp(now())})).ok
+        second = session(id="S2", evse_uid="EVSE2", status="COMPLETED",
+                         start_date_time=stamp(start), end_date_time=stamp(now()),
+                         charging_periods=periods(start, [
+                             {"ENERGY": 0.6, "TIME": 0.25, "STATE_OF_CHARGE": 20 + i}
+                             for i in range(5)]))
+        del second["battery_capacity"]
+        assert (await peer.call("PUT", "sessions", *CPO, "S2", json=second,
+                                role="RECEIVER")).ok
+        await settled(scsp)
+
+    status, report = await accuracy(scsp)
+    assert status == 200 and report["sessions"] == 2 and report["last"] == 100
+    kinds = report["kinds"]
+    assert kinds["battery_capacity"] == {"count": 1, "mape_pct": pytest.approx(20.0)}
+    assert kinds["charge_energy"]["count"] == 2
+    assert kinds["charge_energy"]["mape_pct"] == pytest.approx(600 / 4600 * 100 / 2)
+    assert kinds["charge_duration"] == {"count": 2, "mape_pct": pytest.approx(12.5)}
+    # The last session alone: S2, whose capacity nobody knows.
+    status, report = await accuracy(scsp, "?last=1")
+    assert status == 200 and report["sessions"] == 1
+    assert report["kinds"]["battery_capacity"] == {"count": 0, "mape_pct": None}
+    assert report["kinds"]["charge_duration"]["mape_pct"] == pytest.approx(0.0)
+    for bad in ("?last=0", "?last=10001", "?last=many"):
+        assert (await accuracy(scsp, bad))[0] == 400
+    driver = await scsp.auth_headers("driver")
+    async with scsp.http.get(scsp.url("/api/scsp/estimates/accuracy/"),
+                             headers=driver) as resp:
+        assert resp.status == 403

@@ -14,6 +14,9 @@ stored object a CPO pushes over OCPI, addressed by its owner and id:
   stored series, or replace them with ``"replace": true``.
 - ``GET …/result/``: the latest optimisation (cost, peak, saving against uncontrolled
   charging, per-session schedule, method, solve time).
+- ``GET /api/scsp/estimates/accuracy/?last=N``: how good our battery capacity, charge energy
+  and charge time estimates were on the last ``N`` completed sessions (count and MAPE per kind,
+  :mod:`plugins.ocpi_scsp.estimate_accuracy`).
 - ``"local": true`` on POST, PUT or PATCH makes a context local (:mod:`.local_contexts`): its
   EVSEs are ours, its sessions our own transactions, and its schedules go straight to our
   stations. Without the field a context stays as it is; ``false`` ends it. Contexts are shown
@@ -33,12 +36,13 @@ from core import appkeys
 from core.db.types import utcnow
 from core.ocpi import OcpiError, format_datetime
 from core.ocpi.server import base_url
-from core.rest.body import json_object
+from core.rest.body import int_param, json_object
 from core.rest.errors import ApiError, bad_request, not_found
 from core.rest.resource import json_response
 from core.rest.routes import Route
 from plugins.ocpi_scsp import (
     background,
+    estimate_accuracy,
     local_contexts,
     local_sessions,
     optimisation_object,
@@ -263,6 +267,29 @@ async def get_result(request: web.Request) -> web.Response:
     return json_response(row.data)
 
 
+#: Default and largest ``last`` of the estimate accuracy report.
+ACCURACY_LAST, ACCURACY_LAST_MAX = 100, 10_000
+_KIND_SCHEMA = {"type": "object", "properties": {
+    "count": {"type": "integer"}, "mape_pct": {"type": "number", "nullable": True}}}
+ACCURACY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Estimates against completed sessions: count and MAPE (%) per kind",
+    "properties": {
+        "sessions": {"type": "integer"},
+        "kinds": {"type": "object", "properties": {
+            kind: _KIND_SCHEMA for kind in estimate_accuracy.KINDS}}},
+}
+
+
+async def get_estimate_accuracy(request: web.Request) -> web.Response:
+    """MAPE of the estimates over the last ``last`` completed sessions (most recent first)."""
+    last = int_param(request, "last", ACCURACY_LAST, 1, ACCURACY_LAST_MAX)
+    await background.idle(request.app)
+    async with request.app[appkeys.DB].session() as session:
+        report = await estimate_accuracy.accuracy(session, last)
+    return json_response({"last": last, **report})
+
+
 def routes() -> list[Route]:
     tags = ("scsp",)
     one = "/api/scsp/context/{country_code}/{party_id}/{id}/"
@@ -290,4 +317,11 @@ def routes() -> list[Route]:
         Route("GET", one + "result/", get_result, READ, "scsp-context-result",
               "The latest optimisation result of a context", tags,
               response_schema=RESULT_SCHEMA),
+        Route("GET", "/api/scsp/estimates/accuracy/", get_estimate_accuracy, READ,
+              "scsp-estimate-accuracy",
+              "MAPE of the battery and charge-time estimates against completed sessions", tags,
+              response_schema=ACCURACY_SCHEMA,
+              query_params=({"name": "last", "in": "query", "schema": {
+                  "type": "integer", "minimum": 1, "maximum": ACCURACY_LAST_MAX,
+                  "default": ACCURACY_LAST}},)),
     ]

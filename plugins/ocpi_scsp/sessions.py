@@ -13,7 +13,9 @@ SENDER (mounted at ``/sessions-preferences``): the driver's OCPI ChargingPrefere
 extension: an optional ``target_soc`` (%).
 
 A session starting, ending, moving EVSE or reporting a new SoC, and new preferences, trigger a
-recompute of its contexts; a session that ends also gets its charging profile cleared.
+recompute of its contexts; a session that ends also gets its charging profile cleared, and one
+that completes gets our estimates for it recorded against what happened
+(:mod:`plugins.ocpi_scsp.estimate_accuracy`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from core.ocpi import (
 )
 from core.ocpi.server import base_url
 from core.ocpi.status import invalid, not_found
-from plugins.ocpi_scsp import background, optimiser
+from plugins.ocpi_scsp import background, estimate_accuracy, optimiser
 from plugins.ocpi_scsp.ownership import owner
 from plugins.ocpi_scsp.problem_builder import state_of_charge
 from plugins.ocpi_scsp.tables import ScspSession
@@ -114,6 +116,7 @@ async def _save(request: OcpiRequest, party: Party, data: dict[str, Any]) -> Non
         row = await work.session.get(ScspSession, key)
         before = None if row is None else _fingerprint(row.data)
         old_evse = None if row is None else (row.location_id, row.evse_uid)
+        completes = data["status"] == "COMPLETED" and (row is None or row.status != "COMPLETED")
         if row is None:
             row = ScspSession(country_code=key[0], party_id=key[1], id=key[2])
             work.session.add(row)
@@ -121,6 +124,8 @@ async def _save(request: OcpiRequest, party: Party, data: dict[str, Any]) -> Non
         row.location_id, row.evse_uid = data["location_id"], data["evse_uid"]
         row.status, row.data = data["status"], data
         row.last_updated = parse_datetime(data["last_updated"], "last_updated")
+        if completes:
+            await estimate_accuracy.record(work.session, key, data)
     if before == _fingerprint(data):
         return
     app: web.Application = request.app

@@ -9,6 +9,8 @@ owner stored; the columns beside them are what lookups need.
 - ``ocpi_scsp_session``: OCPI Sessions pushed by CPOs, with the driver's charging preferences
   and the partner that pushed them (who receives the session's charging profiles).
 - ``ocpi_scsp_profile``: per session, the last ChargingProfile sent and what the CPO answered.
+- ``ocpi_scsp_estimate``: per completed session, our battery and charge-time estimates and what
+  actually happened (:mod:`plugins.ocpi_scsp.estimate_accuracy`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base
@@ -79,4 +81,22 @@ class SentProfile(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-__all__ = ["OptimisationContext", "OptimisationResult", "ScspSession", "SentProfile"]
+class EstimateRecord(Base):
+    """Estimates made for a completed session and the actual values (Wh, s; None: unknown)."""
+
+    __tablename__ = "ocpi_scsp_estimate"
+
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(3), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    battery_capacity_estimate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    battery_capacity_actual: Mapped[float | None] = mapped_column(Float, nullable=True)
+    charge_energy_estimate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    charge_energy_actual: Mapped[float | None] = mapped_column(Float, nullable=True)
+    charge_duration_estimate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    charge_duration_actual: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+__all__ = ["EstimateRecord", "OptimisationContext", "OptimisationResult", "ScspSession",
+           "SentProfile"]
