@@ -378,3 +378,33 @@ async def test_partners_can_neither_create_nor_touch_local_contexts(server: Any)
         stored = await session.get(OptimisationContext, (*OWNER, "site-1"))
         assert stored is not None and stored.data["max_power"] == 30000
         assert await session.get(OptimisationContext, (*OWNER, "site-9")) is None
+
+
+async def test_a_finished_local_session_reports_the_accuracy_of_our_estimates(
+        server: Any) -> None:
+    """The readings imply a 40 kWh battery (2 kWh per 5 % SoC) where the driver's vehicle says
+    50 kWh: the capacity estimate is 20 % off, while the energy (40 kWh x 25 % = 10 kWh) and
+    the time (10 kWh at the readings' 24 kW = 1,500 s) match what the meter shows."""
+    status, created = await rest(server, "POST", "/api/scsp/context/", context())
+    assert status == 201, created
+    station = await connect16(server, "CP16", station_cls=Smart16)
+    t0 = utcnow().replace(microsecond=0) - dt.timedelta(minutes=40)
+    started = await station.call(call.StartTransaction(
+        connector_id=1, id_tag="DRIVER-16", meter_start=0, timestamp=stamp(t0)))
+    tx = started.transaction_id
+    for n in range(6):
+        at = t0 + dt.timedelta(minutes=1 + 5 * n)
+        await station.call(call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[
+            {"timestamp": stamp(at), "sampled_value": [
+                {"value": str(2000 * n), "measurand": "Energy.Active.Import.Register",
+                 "unit": "Wh"},
+                {"value": str(20 + 5 * n), "measurand": "SoC", "unit": "Percent"}]}]))
+    await station.call(call.StopTransaction(meter_stop=10000, transaction_id=tx,
+                                            timestamp=stamp(t0 + dt.timedelta(minutes=30))))
+    await settled(server)
+    status, report = await rest(server, "GET", "/api/scsp/estimates/accuracy/")
+    assert status == 200, report
+    assert report["sessions"] == 1
+    assert report["kinds"]["battery_capacity"] == {"count": 1, "mape_pct": pytest.approx(20)}
+    assert report["kinds"]["charge_energy"] == {"count": 1, "mape_pct": pytest.approx(0)}
+    assert report["kinds"]["charge_duration"] == {"count": 1, "mape_pct": pytest.approx(0)}

@@ -31,13 +31,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appkeys
 from core.db import Work
-from core.db.models import ChargingStation, Evse, Transaction
+from core.db.models import ChargingStation, Evse, MeterValue, Transaction
 from core.db.types import utcnow
 from core.events import Event
 from core.ocpi import format_datetime
 from core.ocpi.server import base_url
 from core.ocpp import tx_profiles
-from plugins.ocpi_scsp import background, local_contexts, local_profiles, optimiser
+from core.stations import to_wh
+from plugins.ocpi_scsp import (
+    background,
+    estimate_accuracy,
+    local_contexts,
+    local_profiles,
+    optimiser,
+)
 from plugins.ocpi_scsp.local_contexts import ContextKey, Place
 from plugins.ocpi_scsp.local_tables import LocalSession
 from plugins.ocpi_scsp.problem_builder import state_of_charge
@@ -46,6 +53,7 @@ from plugins.ocpi_scsp.tables import OptimisationContext, ScspSession
 STARTED, SAMPLED, ENDED = "transaction.started", "meter.sampled", "transaction.ended"
 PREFERENCES = "session.charging_preferences"
 COMPLETED = "COMPLETED"
+SOC, ENERGY = "SoC", "Energy.Active.Import.Register"
 
 
 def session_data(tx: Transaction, location_id: str, evse_uid: str,
@@ -62,6 +70,36 @@ def session_data(tx: Transaction, location_id: str, evse_uid: str,
         data["charging_periods"] = [{"start_date_time": now, "dimensions": [
             {"type": "STATE_OF_CHARGE", "volume": tx.soc_last}]}]
     return data
+
+
+async def meter_history(session: AsyncSession, tx: Transaction) -> dict[str, Any]:
+    """The transaction's meter readings as OCPI charging periods, one per SoC reading: from
+    the previous reading to this one, with the energy registered meanwhile (kWh) and the SoC
+    at its end (the last one ends the history), so that a finished local session is judged by
+    the estimator exactly like a pushed one."""
+    rows = (await session.execute(select(
+        MeterValue.timestamp, MeterValue.measurand, MeterValue.value, MeterValue.unit).where(
+        MeterValue.transaction_id == tx.id, MeterValue.value.is_not(None),
+        MeterValue.measurand.in_((SOC, ENERGY)), MeterValue.phase.is_(None))
+        .order_by(MeterValue.timestamp, MeterValue.id))).all()
+    periods: list[dict[str, Any]] = []
+    since = tx.started_at
+    counted = float(tx.meter_start_wh) if tx.meter_start_wh is not None else None
+    register = counted
+    for at, measurand, value, unit in rows:
+        if measurand == ENERGY:
+            wh = to_wh(value, unit)
+            if wh is not None:
+                register = float(wh)
+                counted = register if counted is None else counted
+            continue
+        delta = 0.0 if register is None or counted is None else max(register - counted, 0.0)
+        counted = register
+        periods.append({"start_date_time": format_datetime(since), "dimensions": [
+            {"type": "ENERGY", "volume": delta / 1000},
+            {"type": "STATE_OF_CHARGE", "volume": float(value)}]})
+        since = at
+    return {"charging_periods": periods, "end_date_time": format_datetime(since)}
 
 
 async def _place(session: AsyncSession, tx: Transaction) -> Place | None:
@@ -154,6 +192,9 @@ async def _ended(app: web.Application, transaction_id: Any) -> None:
         for _, row, tx in followed:
             row.status = COMPLETED
             row.data = session_data(tx, row.location_id, row.evse_uid, COMPLETED)
+            history = {**row.data, **await meter_history(work.session, tx)}
+            await estimate_accuracy.record(work.session, (row.country_code, row.party_id,
+                                                          row.id), history)
     for local, _, _ in followed:
         background.spawn(app, _release(app, local, recompute=True),
                          f"scsp local end {local.session_id}")
