@@ -326,6 +326,14 @@ async def test_failures_are_recorded_and_retried_at_the_next_recompute(server: A
     status, result = await rest(server, "GET", CONTEXT_URL + "result/")
     assert result["status"] == "optimal" and result["error"] is None
 
+    # Back online (perhaps after a restart that lost its profiles): sent its profile at once.
+    back = await connect2x(server, "CS21", version="2.1", station_cls=Smart21)
+    await settled(server)
+    [resent] = sent(back, "SetChargingProfile")
+    assert resent["transaction_id"] == "TX-21" and resent["id"] == PROFILE_ID_BASE + tx21
+    assert periods21(resent) == runs(await schedule(server, str(tx21)))
+    assert (await local_session(server, str(tx21))).outcome == "Accepted"
+
 
 async def test_local_evses_must_be_ours_and_in_one_local_context(server: Any) -> None:
     status, body = await rest(server, "POST", "/api/scsp/context/", context(evses=[

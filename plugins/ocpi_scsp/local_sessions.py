@@ -9,6 +9,7 @@ treats both alike), whose id is the transaction's id, plus its ``ocpi_scsp_local
   re-solves the context;
 - ``transaction.ended``: the session is completed, its station's profile cleared, and the
   context re-solved for the others;
+- ``station.connected``: a station that comes back is sent its sessions' profiles again;
 - ``session.charging_preferences`` (published by the CPO role when an eMSP sends the driver's
   preferences): departure time, energy need and whether the EV may discharge, which is offered
   to the engine only when the station speaks OCPP 2.1.
@@ -52,6 +53,7 @@ from plugins.ocpi_scsp.tables import OptimisationContext, ScspSession
 
 STARTED, SAMPLED, ENDED = "transaction.started", "meter.sampled", "transaction.ended"
 PREFERENCES = "session.charging_preferences"
+CONNECTED = "station.connected"
 COMPLETED = "COMPLETED"
 SOC, ENERGY = "SoC", "Energy.Active.Import.Register"
 
@@ -229,9 +231,29 @@ async def _preferred(app: web.Application, data: dict[str, Any]) -> None:
         recompute_later(app, key)
 
 
+async def _reconnected(app: web.Application, station_id: Any) -> None:
+    """A station that (re)connects may have restarted and lost its profiles: its running local
+    sessions are sent theirs again by a recompute at once, not at the next slot boundary."""
+    if not isinstance(station_id, str):
+        return
+    changed: set[ContextKey] = set()
+    async with app[appkeys.DB].transaction() as work:
+        rows = (await work.session.execute(select(LocalSession).join(
+            Transaction, Transaction.id == LocalSession.transaction_id).where(
+            Transaction.station_id == station_id, Transaction.status == "Active",
+            LocalSession.attempted_at.is_not(None)))).scalars().all()
+        for row in rows:
+            row.profile = None
+            changed.add(_context(row))
+    for key in changed:
+        recompute_later(app, key)
+
+
 async def handle_event(app: web.Application, event: Event) -> None:
     """Follow our transactions on the EVSEs of local contexts."""
-    if event.name == STARTED:
+    if event.name == CONNECTED:
+        await _reconnected(app, event.data.get("id"))
+    elif event.name == STARTED:
         await _started(app, event.data.get("id"))
     elif event.name == SAMPLED:
         await _sampled(app, event.data.get("transaction_id"))
