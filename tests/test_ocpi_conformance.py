@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import textwrap
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,10 +153,14 @@ ALLOW_LIST: tuple[Allowance, ...] = (
 )
 
 
-def filter_failure(context: Any, failure: Failure, case: Case, response: Response) -> bool:
-    """Schemathesis hook: keep a failure unless an allow-list entry explains it."""
-    return not any(entry.check in failure.checks and entry.applies(failure, case, response)
-                   for entry in ALLOW_LIST)
+def failure_filter(allowances: tuple[Allowance, ...]) -> Callable[..., bool]:
+    """A Schemathesis ``filter_failure`` hook: keep a failure unless an allowance explains it."""
+
+    def filter_failure(context: Any, failure: Failure, case: Case, response: Response) -> bool:
+        return not any(entry.check in failure.checks and entry.applies(failure, case, response)
+                       for entry in allowances)
+
+    return filter_failure
 
 
 # ---- the interfaces under test ---------------------------------------------------------------
@@ -172,6 +176,8 @@ class Interface:
     # Operation ids the generic run never sends (not even as an "undeclared method").
     unsent: tuple[str, ...] = ()
     needs: str | None = None
+    # Further per-operation Schemathesis settings, e.g. a path parameter pinned to an object.
+    operations: tuple[dict[str, Any], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -228,12 +234,22 @@ async def world(openv2x_server: Any) -> Any:
 def load(world: World, interface: Interface, authorization: str | None) -> OpenApiSchema:
     """The interface file as a Schemathesis schema aimed at our server."""
     party = HUB_PARTIES[0] if interface.caller == "hub" else EMSP
+    return schema_for(interface, world.server.url(interface.base), caller=party, ours=OURS,
+                      authorization=authorization)
+
+
+def schema_for(interface: Interface, base_url: str, *, caller: tuple[str, str],
+               ours: tuple[str, str], authorization: str | None,
+               allowances: tuple[Allowance, ...] = ALLOW_LIST) -> OpenApiSchema:
+    """An interface file as a Schemathesis schema aimed at ``base_url``, sent as ``caller``
+    (a registered partner's party) to our party ``ours``; failures ``allowances`` explain
+    are dropped."""
     config: dict[str, Any] = {
         "seed": SEED,
         # Timing only (two busy cores); the data health checks stay on.
         "suppress-health-check": ["too_slow"],
         "cache": {"enabled": False},
-        "base-url": world.server.url(interface.base),
+        "base-url": base_url,
         "workers": 1,
         "continue-on-failure": True,
         "request-timeout": 10,
@@ -242,9 +258,9 @@ def load(world: World, interface: Interface, authorization: str | None) -> OpenA
         # Receiver paths name the client's own objects, so they carry the caller's party;
         # the routing headers name the caller and us, else most requests end at routing.
         "parameters": {
-            "path.country_code": party[0], "path.party_id": party[1],
-            "header.OCPI-from-country-code": party[0], "header.OCPI-from-party-id": party[1],
-            "header.OCPI-to-country-code": OURS[0], "header.OCPI-to-party-id": OURS[1],
+            "path.country_code": caller[0], "path.party_id": caller[1],
+            "header.OCPI-from-country-code": caller[0], "header.OCPI-from-party-id": caller[1],
+            "header.OCPI-to-country-code": ours[0], "header.OCPI-to-party-id": ours[1],
         },
         "operations": [{
             # The run's caller is registered: the specification's answer to its credentials
@@ -257,11 +273,12 @@ def load(world: World, interface: Interface, authorization: str | None) -> OpenA
     if interface.unsent:
         config["operations"].append({"include-operation-id": list(interface.unsent),
                                      "enabled": False})
+    config["operations"].extend(interface.operations)
     if authorization is not None:
         config["headers"] = {"Authorization": authorization}
     schema = schemathesis.openapi.from_path(interface.path,
                                             config=SchemathesisConfig.from_dict(config))
-    schema.hook(filter_failure)
+    schema.hook(failure_filter(allowances))
     return schema
 
 
@@ -309,9 +326,9 @@ def run_engine(schema: OpenApiSchema) -> tuple[list[str], int]:
     return sorted(set(found)), authenticated
 
 
-async def registered(world: World, peer: EmspPeer) -> bool:
+async def registered(server: RunningServer, peer: EmspPeer) -> bool:
     party = peer.party
-    async with world.server.app[appkeys.DB].session() as session:
+    async with server.app[appkeys.DB].session() as session:
         rows = (await session.execute(select(OcpiPartner).where(
             OcpiPartner.status == "registered"))).scalars().all()
     return any((r.get("country_code"), r.get("party_id")) == (party.country_code,
@@ -335,7 +352,8 @@ async def test_interface_conforms(world: World, interface: Interface) -> None:
     assert authenticated > 0, "no request got past authentication"
     assert not failures, f"{len(failures)} conformance failures:\n\n" + "\n\n".join(failures)
     # No generated request may have ended the registrations the run stands on.
-    assert await registered(world, world.emsp) and await registered(world, world.hub)
+    assert await registered(world.server, world.emsp)
+    assert await registered(world.server, world.hub)
 
 
 # ---- explicit requests: the objects we hold and the credentials operations -------------------
@@ -457,7 +475,14 @@ async def test_real_objects_conform(world: World) -> None:
 async def test_credentials_operations_conform(world: World) -> None:
     """POST with a token A, GET, PUT and DELETE (and their misuse) with a throwaway eMSP."""
     schema = load(world, _interface("credentials/interface.yaml"), None)
-    newcomer = EmspPeer("DE", "NEW")
+    await credentials_operations(schema, EmspPeer("DE", "NEW"), lambda: token_a(world.server))
+    assert await registered(world.server, world.emsp)
+
+
+async def credentials_operations(schema: OpenApiSchema, newcomer: EmspPeer,
+                                 issue_token_a: Callable[[], Awaitable[str]]) -> None:
+    """The credentials operations the generic run leaves out, through every check: a
+    ``newcomer`` registers with a token A, reads, updates and ends its registration."""
     await newcomer.start()
     try:
         token_b = "newcomer-token-b"
@@ -467,7 +492,7 @@ async def test_credentials_operations_conform(world: World) -> None:
         def call(method: str, token: str, body: Any = None) -> Response:
             return send(schema, "/credentials", method, _token(token), body=body)
 
-        first_a, unused_a = await token_a(world.server), await token_a(world.server)
+        first_a, unused_a = await issue_token_a(), await issue_token_a()
         # POST with a token A registers (the newcomer serves its versions meanwhile).
         posted = await asyncio.to_thread(call, "POST", first_a, ours)
         assert answer(posted) == (200, 1000), posted.text
@@ -488,4 +513,3 @@ async def test_credentials_operations_conform(world: World) -> None:
         assert (await asyncio.to_thread(call, "DELETE", unused_a)).status_code == 405
     finally:
         await newcomer.stop()
-    assert await registered(world, world.emsp)

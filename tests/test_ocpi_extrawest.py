@@ -132,8 +132,8 @@ def free_port() -> int:
 
 
 @dataclass
-class Emsp:
-    """The running harness: its OCPI versions URL, control calls and what it received."""
+class Harness:
+    """A running harness: its OCPI versions URL, control calls and what it received."""
 
     base_url: str
     process: asyncio.subprocess.Process
@@ -166,53 +166,66 @@ class Emsp:
             if found:
                 return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"the eMSP never got there; incoming "
+                raise AssertionError(f"the harness never got there; incoming "
                                      f"{state['incoming']}, validation errors "
                                      f"{state['validation_errors']}\n{self.tail()}")
             await asyncio.sleep(0.1)
 
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
 
-StartEmsp = Callable[..., Awaitable[Emsp]]
+
+async def launch(python: Path, script: Path, party: tuple[str, str], workdir: Path,
+                 http: aiohttp.ClientSession, args: list[str]) -> Harness:
+    """Run a harness script with the library's interpreter on a free port, as ``party``, and
+    wait until it answers."""
+    port = free_port()
+    log = workdir / f"extrawest-{port}.log"
+    env = {**os.environ, "OCPI_HOST": f"127.0.0.1:{port}", "PROTOCOL": "http",
+           "COUNTRY_CODE": party[0], "PARTY_ID": party[1], "ENVIRONMENT": "production"}
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            str(python), str(script), *args, env=env, cwd=workdir, stdout=out,
+            stderr=subprocess.STDOUT)
+    harness = Harness(f"http://127.0.0.1:{port}", process, log, http)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.returncode is not None:
+            raise AssertionError(f"the harness exited early:\n{harness.tail()}")
+        with contextlib.suppress(aiohttp.ClientError):
+            await harness.state()
+            return harness
+        if time.monotonic() > deadline:
+            await harness.stop()
+            raise AssertionError(f"the harness did not start:\n{harness.tail()}")
+        await asyncio.sleep(0.1)
+
+
+StartEmsp = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
 async def start_emsp(extrawest_python: Path, tmp_path: Path) -> AsyncIterator[StartEmsp]:
     """Start harness processes (``token_a``: a token A it accepts from a registering CPO)."""
-    running: list[Emsp] = []
+    running: list[Harness] = []
     http = aiohttp.ClientSession()
 
-    async def start(*, token_a: str | None = None) -> Emsp:
-        port = free_port()
-        log = tmp_path / f"extrawest-{port}.log"
-        env = {**os.environ, "OCPI_HOST": f"127.0.0.1:{port}", "PROTOCOL": "http",
-               "COUNTRY_CODE": THEIRS[0], "PARTY_ID": THEIRS[1], "ENVIRONMENT": "production"}
-        args = [str(HARNESS)] + (["--token-a", token_a] if token_a else [])
-        with log.open("wb") as out:
-            process = await asyncio.create_subprocess_exec(
-                str(extrawest_python), *args, env=env, cwd=tmp_path, stdout=out,
-                stderr=subprocess.STDOUT)
-        emsp = Emsp(f"http://127.0.0.1:{port}", process, log, http)
+    async def start(*, token_a: str | None = None, request_ids: bool = False) -> Harness:
+        args = (["--token-a", token_a] if token_a else []) + (
+            ["--add-request-ids"] if request_ids else [])
+        emsp = await launch(extrawest_python, HARNESS, THEIRS, tmp_path, http, args)
         running.append(emsp)
-        deadline = time.monotonic() + 30
-        while True:
-            if process.returncode is not None:
-                raise AssertionError(f"the harness exited early:\n{emsp.tail()}")
-            with contextlib.suppress(aiohttp.ClientError):
-                await emsp.state()
-                return emsp
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the harness did not start:\n{emsp.tail()}")
-            await asyncio.sleep(0.1)
+        return emsp
 
     yield start
     for emsp in running:
-        if emsp.process.returncode is None:
-            emsp.process.terminate()
-            try:
-                await asyncio.wait_for(emsp.process.wait(), 10)
-            except TimeoutError:
-                emsp.process.kill()
-                await emsp.process.wait()
+        await emsp.stop()
     await http.close()
 
 
@@ -277,7 +290,7 @@ def clean(state: dict[str, Any]) -> None:
     assert refused == [], refused
 
 
-async def we_register(cpo: Any, emsp: Emsp, token_a: str, expected: int = 201, *,
+async def we_register(cpo: Any, emsp: Harness, token_a: str, expected: int = 201, *,
                       lenient: bool = False) -> Any:
     body = {"url": emsp.versions_url, "token": token_a}
     if lenient:
@@ -285,7 +298,7 @@ async def we_register(cpo: Any, emsp: Emsp, token_a: str, expected: int = 201, *
     return await rest(cpo, "POST", "/api/ocpi/cpo/register/", "emsp_manager", body, expected)
 
 
-async def connected(cpo: Any, start_emsp: StartEmsp) -> Emsp:
+async def connected(cpo: Any, start_emsp: StartEmsp) -> Harness:
     """An eMSP as shipped (no request ids), registered by us with allow_missing_request_ids,
     that holds our location."""
     emsp = await start_emsp(token_a="token-a-for-openv2x")

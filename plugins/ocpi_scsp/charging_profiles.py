@@ -36,10 +36,12 @@ from core.ocpi import (
     format_datetime,
 )
 from core.ocpi.status import invalid, not_found
+from plugins.ocpi_scsp import checks
 from plugins.ocpi_scsp.tables import SentProfile
 
 MODULE = "chargingprofiles"
 RESULTS = {"ACCEPTED", "REJECTED", "UNKNOWN"}
+RATE_UNITS = {"A", "W"}
 #: Watts are sent with this many decimals: enough for any charger, stable across recomputes.
 _DECIMALS = 1
 
@@ -58,7 +60,9 @@ def build_profile(start: dt.datetime, slot_minutes: int, power_w: Sequence[float
 
 
 def response_url(base: str, reference: str) -> str:
-    return f"{base}/ocpi/scsp/2.2.1/{MODULE}/{reference}"
+    """Where the CPO POSTs the result: ``{our chargingprofiles url}/result/{reference}``, a
+    path apart from ``{url}/{session_id}`` (the OpenAPI description's pattern too)."""
+    return f"{base}/ocpi/scsp/2.2.1/{MODULE}/result/{reference}"
 
 
 async def send(work: Work, *, base: str, partner_id: int, owner: Party, us: Party,
@@ -94,11 +98,24 @@ async def clear(work: Work, *, base: str, partner_id: int, owner: Party, us: Par
     return True
 
 
+_PERIOD = checks.obj({"start_period": checks.integer, "limit": checks.number},
+                     required=("start_period", "limit"))
+_PROFILE = checks.obj({"start_date_time": checks.datetime, "duration": checks.integer,
+                       "charging_rate_unit": checks.one_of(RATE_UNITS),
+                       "min_charging_rate": checks.number,
+                       "charging_profile_period": checks.array(_PERIOD)},
+                      required=("charging_rate_unit",))
+#: ActiveChargingProfile (mod_charging_profiles.asciidoc).
+ACTIVE_PROFILE = {"start_date_time": checks.datetime, "charging_profile": _PROFILE}
+ACTIVE_REQUIRED = ("start_date_time", "charging_profile")
+#: ChargingProfileResult and ClearProfileResult; an ActiveChargingProfileResult adds ``profile``.
+RESULT = {"result": checks.one_of(RESULTS), "profile": checks.obj(ACTIVE_PROFILE,
+                                                                  ACTIVE_REQUIRED)}
+
+
 async def _post_result(request: OcpiRequest) -> OcpiReply:
     """A ChargingProfileResult, ClearProfileResult or ActiveChargingProfileResult."""
-    body = await request.json()
-    if not isinstance(body, dict) or body.get("result") not in RESULTS:
-        raise invalid("result must be ACCEPTED, REJECTED or UNKNOWN")
+    body = checks.fields_of(await request.json(), RESULT, required=("result",))
     async with request.app[appkeys.DB].transaction() as work:
         row = (await work.session.execute(select(SentProfile).where(
             SentProfile.reference == request.params["reference"]))).scalars().first()
@@ -112,10 +129,7 @@ async def _post_result(request: OcpiRequest) -> OcpiReply:
 
 async def _put_active(request: OcpiRequest) -> OcpiReply:
     """An ActiveChargingProfile the CPO pushes for one of its sessions."""
-    body = await request.json()
-    if not isinstance(body, dict) or not isinstance(body.get("start_date_time"), str) \
-            or not isinstance(body.get("charging_profile"), dict):
-        raise invalid("an ActiveChargingProfile needs start_date_time and charging_profile")
+    body = checks.fields_of(await request.json(), ACTIVE_PROFILE, ACTIVE_REQUIRED)
     sender = request.sender
     if sender is None:
         raise invalid("OCPI-from headers are required")
@@ -130,7 +144,7 @@ async def _put_active(request: OcpiRequest) -> OcpiReply:
 
 def module() -> OcpiModule:
     """Our chargingprofiles SENDER: results at the response_url, active profiles by PUT."""
-    return OcpiModule(MODULE, SENDER, (OcpiRoute("POST", "/{reference}", _post_result),
+    return OcpiModule(MODULE, SENDER, (OcpiRoute("POST", "/result/{reference}", _post_result),
                                        OcpiRoute("PUT", "/{session_id}", _put_active)))
 
 

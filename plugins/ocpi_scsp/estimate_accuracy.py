@@ -70,6 +70,8 @@ def readings(session: dict[str, Any]) -> list[Reading]:
     """The session's SoC readings in time order, with the energy and charging time up to each."""
     periods = sorted((p for p in session.get("charging_periods") or () if isinstance(p, dict)),
                      key=lambda p: parse_datetime(p["start_date_time"], "start_date_time"))
+    if not periods:
+        return []
     ends = [parse_datetime(p["start_date_time"], "start_date_time") for p in periods[1:]]
     end = session.get("end_date_time")
     ends.append(parse_datetime(end, "end_date_time") if end else None)

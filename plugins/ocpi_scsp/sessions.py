@@ -38,7 +38,7 @@ from core.ocpi import (
 )
 from core.ocpi.server import base_url
 from core.ocpi.status import invalid, not_found
-from plugins.ocpi_scsp import background, estimate_accuracy, optimiser
+from plugins.ocpi_scsp import background, checks, estimate_accuracy, optimiser
 from plugins.ocpi_scsp.ownership import owner
 from plugins.ocpi_scsp.problem_builder import state_of_charge
 from plugins.ocpi_scsp.tables import ScspSession
@@ -46,54 +46,56 @@ from plugins.ocpi_scsp.tables import ScspSession
 STATUSES = {"ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"}
 ENDED = {"COMPLETED", "INVALID"}
 PROFILE_TYPES = {"CHEAP", "FAST", "GREEN", "REGULAR"}
-_REQUIRED = ("country_code", "party_id", "id", "start_date_time", "kwh", "cdr_token",
-             "auth_method", "location_id", "evse_uid", "connector_id", "currency", "status",
-             "last_updated")
+TOKEN_TYPES = {"AD_HOC_USER", "APP_USER", "OTHER", "RFID"}
+AUTH_METHODS = {"AUTH_REQUEST", "COMMAND", "WHITELIST"}
+DIMENSION_TYPES = {"CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT",
+                   "MIN_CURRENT", "MAX_POWER", "MIN_POWER", "PARKING_TIME", "POWER",
+                   "RESERVATION_TIME", "STATE_OF_CHARGE", "TIME"}
 
 
-def _text(body: dict[str, Any], name: str, limit: int = 36) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise invalid(f"{name} must be a string of 1-{limit} characters")
-    return value
+def _battery_capacity(value: object, name: str) -> None:
+    checks.number(value, name)
+    assert isinstance(value, int | float)
+    if value <= 0:
+        raise invalid(f"{name} must be a positive number (kWh)")
+
+
+_CDR_TOKEN = checks.obj({
+    "country_code": checks.cistring(2, exact=True), "party_id": checks.cistring(3, exact=True),
+    "uid": checks.cistring(36), "type": checks.one_of(TOKEN_TYPES),
+    "contract_id": checks.cistring(36)},
+    required=("country_code", "party_id", "uid", "type", "contract_id"))
+_CHARGING_PERIOD = checks.obj({
+    "start_date_time": checks.datetime,
+    "dimensions": checks.array(checks.obj(
+        {"type": checks.one_of(DIMENSION_TYPES), "volume": checks.number},
+        required=("type", "volume")), min_items=1),
+    "tariff_id": checks.cistring(36)}, required=("start_date_time", "dimensions"))
+_PRICE = checks.obj({"excl_vat": checks.number, "incl_vat": checks.number},
+                    required=("excl_vat",))
+#: The OCPI 2.2.1 Session (mod_sessions.asciidoc), plus our ``battery_capacity`` (kWh).
+SESSION_FIELDS: dict[str, checks.Check] = {
+    "country_code": checks.cistring(2, exact=True), "party_id": checks.cistring(3, exact=True),
+    "id": checks.cistring(36), "start_date_time": checks.datetime,
+    "end_date_time": checks.datetime, "kwh": checks.number, "cdr_token": _CDR_TOKEN,
+    "auth_method": checks.one_of(AUTH_METHODS), "authorization_reference": checks.cistring(36),
+    "location_id": checks.cistring(36), "evse_uid": checks.cistring(36),
+    "connector_id": checks.cistring(36), "meter_id": checks.string(255),
+    "currency": checks.string(3, exact=True), "charging_periods": checks.array(_CHARGING_PERIOD),
+    "total_cost": _PRICE, "status": checks.one_of(STATUSES), "last_updated": checks.datetime,
+    "battery_capacity": _battery_capacity,
+}
+SESSION_REQUIRED = ("country_code", "party_id", "id", "start_date_time", "kwh", "cdr_token",
+                    "auth_method", "location_id", "evse_uid", "connector_id", "currency",
+                    "status", "last_updated")
 
 
 def validate_session(body: object) -> dict[str, Any]:
-    """A complete OCPI 2.2.1 Session, as far as the optimiser relies on it; 2001 otherwise."""
-    if not isinstance(body, dict):
-        raise invalid("a Session object is required")
-    missing = [name for name in _REQUIRED if body.get(name) is None]
-    if missing:
-        raise invalid(f"missing fields: {', '.join(missing)}")
-    party = Party.parse(body["country_code"], body["party_id"])
-    for name in ("id", "location_id", "evse_uid", "connector_id"):
-        _text(body, name)
-    if body["status"] not in STATUSES:
-        raise invalid(f"status must be one of {', '.join(sorted(STATUSES))}")
-    if isinstance(body["kwh"], bool) or not isinstance(body["kwh"], int | float) \
-            or body["kwh"] < 0:
-        raise invalid("kwh must be a non-negative number")
-    if not isinstance(body["cdr_token"], dict):
-        raise invalid("cdr_token must be a CdrToken object")
-    capacity = body.get("battery_capacity")
-    if capacity is not None and (isinstance(capacity, bool)
-                                 or not isinstance(capacity, int | float) or capacity <= 0):
-        raise invalid("battery_capacity must be a positive number (kWh)")
-    periods = body.get("charging_periods")
-    if periods is not None and not isinstance(periods, list):
-        raise invalid("charging_periods must be a list")
-    for i, period in enumerate(periods or ()):
-        if not isinstance(period, dict) or not isinstance(period.get("dimensions"), list):
-            raise invalid(f"charging_periods[{i}] needs dimensions")
-        parse_datetime(period.get("start_date_time"), f"charging_periods[{i}].start_date_time")
-        for dimension in period["dimensions"]:
-            if not isinstance(dimension, dict) or not isinstance(dimension.get("type"), str) \
-                    or isinstance(dimension.get("volume"), bool) \
-                    or not isinstance(dimension.get("volume"), int | float):
-                raise invalid(f"charging_periods[{i}] has a dimension without type/volume")
-    parse_datetime(body["start_date_time"], "start_date_time")
-    updated = parse_datetime(body["last_updated"], "last_updated")
-    return {**body, "country_code": party.country_code, "party_id": party.party_id,
+    """A complete OCPI 2.2.1 Session, its party codes upper case; 2001 otherwise."""
+    session = checks.fields_of(body, SESSION_FIELDS, SESSION_REQUIRED)
+    party = Party.parse(session["country_code"], session["party_id"])
+    updated = parse_datetime(session["last_updated"], "last_updated")
+    return {**session, "country_code": party.country_code, "party_id": party.party_id,
             "last_updated": format_datetime(updated)}
 
 
@@ -143,11 +145,17 @@ async def _save(request: OcpiRequest, party: Party, data: dict[str, Any]) -> Non
     background.spawn(app, job(), f"scsp session {'*'.join(key)}")
 
 
+def _names(data: dict[str, Any], key: tuple[str, str, str]) -> bool:
+    """The Session is the one its URL names. Ids are CiStrings: some partners' libraries
+    lower-case the body's while their URL keeps the id as the caller wrote it."""
+    return (data["country_code"], data["party_id"], str(data["id"]).upper()) == (
+        key[0], key[1], key[2].upper())
+
+
 async def _put(request: OcpiRequest) -> OcpiReply:
     party = owner(request)
     data = validate_session(await request.json())
-    if (data["country_code"], data["party_id"], data["id"]) != (
-            party.country_code, party.party_id, request.params["session_id"]):
+    if not _names(data, (party.country_code, party.party_id, request.params["session_id"])):
         raise invalid("country_code, party_id and id must match the URL")
     await _save(request, party, data)
     return OcpiReply()
@@ -155,10 +163,8 @@ async def _put(request: OcpiRequest) -> OcpiReply:
 
 async def _patch(request: OcpiRequest) -> OcpiReply:
     party = owner(request)
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise invalid("a PATCH body must be an object")
-    if "last_updated" not in body:
+    body = checks.fields_of(await request.json(), SESSION_FIELDS, partial=True)
+    if body.get("last_updated") is None:
         raise invalid("a PATCH must carry last_updated")
     key = (party.country_code, party.party_id, request.params["session_id"])
     async with request.app[appkeys.DB].session() as session:
@@ -171,7 +177,7 @@ async def _patch(request: OcpiRequest) -> OcpiReply:
         merged["charging_periods"] = _merge_periods(stored.get("charging_periods") or [],
                                                     body["charging_periods"])
     data = validate_session(merged)
-    if (data["country_code"], data["party_id"], data["id"]) != key:
+    if not _names(data, key):
         raise invalid("country_code, party_id and id cannot be changed")
     await _save(request, party, data)
     return OcpiReply()
@@ -191,8 +197,7 @@ def validate_preferences(body: object) -> dict[str, Any]:
     """An OCPI ChargingPreferences object (plus our optional ``target_soc``), normalised."""
     if not isinstance(body, dict):
         raise invalid("a ChargingPreferences object is required")
-    if body.get("profile_type") not in PROFILE_TYPES:
-        raise invalid(f"profile_type must be one of {', '.join(sorted(PROFILE_TYPES))}")
+    checks.one_of(PROFILE_TYPES)(body.get("profile_type"), "profile_type")
     out: dict[str, Any] = {"profile_type": body["profile_type"]}
     if body.get("departure_time") is not None:
         out["departure_time"] = format_datetime(parse_datetime(body["departure_time"],

@@ -190,6 +190,19 @@ class Store:
             self.invalid(where, errors_of(exc), value)
             return None
 
+    def endpoints(self, where: str, details: Any) -> list[dict[str, Any]]:
+        """The endpoints of version details, checked with the library's models. OCPI's ModuleID
+        is an OpenEnum (custom modules are allowed), the library's a closed enum: endpoints of
+        modules it does not know are kept as they are instead of failing the whole list."""
+        known = {module.value for module in ModuleID}
+        listed = details.get("endpoints") if isinstance(details, dict) else None
+        custom = [e for e in listed or () if isinstance(e, dict)
+                  and e.get("identifier") not in known]
+        if isinstance(details, dict) and isinstance(listed, list):
+            details = {**details, "endpoints": [e for e in listed if e not in custom]}
+        checked = self.check(where, VersionDetail, details)
+        return [*jsonable_encoder(checked["endpoints"]), *custom] if checked else []
+
     def dump(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in (
             "country_code", "party_id", "objects", "writes", "tokens", "authorizations",
@@ -291,13 +304,12 @@ class MemoryCrud:
     def _registered(self, data: dict[str, Any], token_a: str | None) -> dict[str, Any]:
         """A CPO registered (the library fetched its versions and details already)."""
         theirs = data["credentials"]
-        details = self.store.check("CPO version details", VersionDetail, data["endpoints"])
+        endpoints = self.store.endpoints("partner version details", data["endpoints"])
         token_in = secrets.token_urlsafe(32)
         self.store.token_a.discard(token_a or "")
         self.store.accepted.add(token_in)
         self.store.partners.append(Partner(
-            token_in, theirs["token"], theirs["url"],
-            jsonable_encoder(details["endpoints"]) if details else [],
+            token_in, theirs["token"], theirs["url"], endpoints,
             jsonable_encoder(theirs["roles"]), "cpo"))
         return self.store.credentials(token_in)
 
@@ -306,14 +318,14 @@ class MemoryCrud:
         if partner is None:
             raise LookupError("credentials update from an unknown CPO")
         theirs = data["credentials"]
-        details = self.store.check("CPO version details", VersionDetail, data["endpoints"])
+        endpoints = self.store.endpoints("partner version details", data["endpoints"])
         self.store.accepted.discard(partner.token_in)
         partner.token_in = secrets.token_urlsafe(32)
         self.store.accepted.add(partner.token_in)
         partner.token_out, partner.versions_url = theirs["token"], theirs["url"]
         partner.roles = jsonable_encoder(theirs["roles"])
-        if details:
-            partner.endpoints = jsonable_encoder(details["endpoints"])
+        if endpoints:
+            partner.endpoints = endpoints
         return self.store.credentials(partner.token_in)
 
 
@@ -421,8 +433,7 @@ class Client:
         if url is None:
             return {"ok": False, "step": "versions", "status": response.status_code}
         response, envelope = await self.call("GET", url, token_a, "GET version details")
-        details = self.store.check("VersionDetail", VersionDetail, (envelope or {}).get("data"))
-        endpoints = jsonable_encoder(details["endpoints"]) if details else []
+        endpoints = self.store.endpoints("VersionDetail", (envelope or {}).get("data"))
         credentials_url = next((e["url"] for e in endpoints
                                 if e["identifier"] == ModuleID.credentials_and_registration),
                                None)
