@@ -44,7 +44,7 @@ def _diff(connection):
 async def test_migrations_produce_exactly_the_models(db):
     # The bundled plugins' tables are on the same metadata: their branches are applied too.
     bundled = plugin_migration_dirs(load_plugins(list(BUNDLED_PLUGINS)))
-    assert await migrate.pending(db) == ["0007"]
+    assert await migrate.pending(db) == ["0008"]
     await migrate.upgrade(db, bundled)
     assert await migrate.pending(db, bundled) == []
     async with db.engine.connect() as conn:
@@ -74,7 +74,7 @@ async def test_0002_upgrades_a_0001_database_in_use_and_downgrades(db):
         await conn.run_sync(run, command.downgrade, "0001")
         tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
     assert "protocol_deviation" not in tables and "charging_station" in tables
-    assert await migrate.pending(db) == ["0007"]
+    assert await migrate.pending(db) == ["0008"]
 
 
 async def test_utc_datetimes_and_exact_money_round_trip(db):
@@ -205,6 +205,6 @@ async def test_plugins_contribute_their_own_migrations(openv2x_server, openv2x_d
         heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))
                      ).scalars())
     assert "testplugin_note" in tables and "location" in tables
-    assert heads == {"0007", "o201_0001", "billing_0001", "ocpi_cpo_0003", "ocpi_scsp_0003",
+    assert heads == {"0008", "o201_0001", "billing_0001", "ocpi_cpo_0003", "ocpi_scsp_0003",
                      "tp0001"}
     assert await migrate.pending(db, [str(versions)]) == []

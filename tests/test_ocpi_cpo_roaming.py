@@ -243,6 +243,10 @@ async def test_a_partner_allowed_to_omit_request_ids(cpo: Any) -> None:
                                  json={"url": strict.versions_url, "token": "x",
                                        "allow_missing_request_ids": "yes"}) as resp:
             assert resp.status == 400
+        for bad in ({"allow_missing_request_ids": "yes"}, {"raw_tokens": True}):
+            async with cpo.http.post(cpo.url("/api/ocpi/cpo/token-a/"), json=bad,
+                                     headers=await admin(cpo)) as resp:
+                assert resp.status == 400, bad
 
 
 async def test_a_stuck_partner_does_not_hold_up_the_others(cpo: Any, station: Any) -> None:

@@ -216,9 +216,8 @@ async def start_emsp(extrawest_python: Path, tmp_path: Path) -> AsyncIterator[St
     running: list[Harness] = []
     http = aiohttp.ClientSession()
 
-    async def start(*, token_a: str | None = None, request_ids: bool = False) -> Harness:
-        args = (["--token-a", token_a] if token_a else []) + (
-            ["--add-request-ids"] if request_ids else [])
+    async def start(*, token_a: str | None = None) -> Harness:
+        args = ["--token-a", token_a] if token_a else []
         emsp = await launch(extrawest_python, HARNESS, THEIRS, tmp_path, http, args)
         running.append(emsp)
         return emsp

@@ -547,6 +547,8 @@ class OcpiTokenA(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The partner registering with it may omit the request ids (and keeps that once registered).
+    allow_missing_ids: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     used_at: Mapped[dt.datetime | None]
     partner_id: Mapped[int | None] = mapped_column(

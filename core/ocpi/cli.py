@@ -33,6 +33,9 @@ def add_command(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentP
     token = ocpi.add_parser("token-a", parents=[common],
                             help="print a fresh token A for a partner's registration")
     token.add_argument("--role", choices=ROLES, required=True, help="our OCPI platform")
+    token.add_argument("--allow-missing-request-ids", action="store_true",
+                       help="accept the registering partner's requests without X-Request-ID / "
+                            "X-Correlation-ID (software that never sends them)")
     token.set_defaults(func=lambda args: _run(args, error, _token_a))
     reg = ocpi.add_parser("register", parents=[common],
                           help="register with a partner or hub (the server must be running)")
@@ -74,7 +77,8 @@ async def _with_app(args: argparse.Namespace, job: Any) -> int:
 
 
 async def _token_a(app: Any, platform: OcpiPlatform, args: argparse.Namespace) -> int:
-    token = await registration.issue_token_a(app, platform.name)
+    token = await registration.issue_token_a(
+        app, platform.name, allow_missing_ids=args.allow_missing_request_ids)
     print(f"give the partner our versions URL {versions_url(base_url(app), platform.name)}")
     print("and this token A (valid for one registration):")
     print(token)

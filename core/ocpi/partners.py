@@ -31,7 +31,6 @@ class Partner:
     roles: tuple[dict[str, Any], ...]
     raw_tokens: bool
     token: str | None  # what we call it with
-    allow_missing_ids: bool = False
 
     @classmethod
     def from_row(cls, row: OcpiPartner, cipher: FieldCipher) -> Partner:
@@ -42,7 +41,7 @@ class Partner:
         return cls(row.id, row.platform, row.name, row.status, row.versions_url,
                    row.version_url, endpoints, tuple(r for r in row.roles or ()
                                                      if isinstance(r, dict)),
-                   row.raw_tokens, token, row.allow_missing_ids)
+                   row.raw_tokens, token)
 
     @property
     def parties(self) -> frozenset[Party]:

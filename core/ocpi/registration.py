@@ -110,11 +110,13 @@ def our_credentials(platform: OcpiPlatform, token: str, versions: str) -> dict[s
     return {"token": token, "url": versions, "roles": [r.to_ocpi() for r in platform.roles]}
 
 
-async def issue_token_a(app: web.Application, platform: str) -> str:
+async def issue_token_a(app: web.Application, platform: str, *,
+                        allow_missing_ids: bool = False) -> str:
     """A new single-use token A for a partner's registration with ``platform``."""
     token = new_token()
     async with app[appkeys.DB].transaction() as work:
-        work.session.add(OcpiTokenA(platform=platform, token_digest=token_digest(token)))
+        work.session.add(OcpiTokenA(platform=platform, token_digest=token_digest(token),
+                                    allow_missing_ids=allow_missing_ids))
     return token
 
 
@@ -214,7 +216,8 @@ async def accept(app: web.Application, platform: OcpiPlatform, token_a_id: int,
                           versions_url=their_versions, version=VERSION,
                           version_url=found.version_url, endpoints=found.endpoints,
                           roles=roles, token_digest=token_digest(token_c),
-                          token_out=cipher.encrypt(token_b), raw_tokens=False)
+                          token_out=cipher.encrypt(token_b), raw_tokens=False,
+                          allow_missing_ids=token_a.allow_missing_ids)
         work.session.add(row)
         await work.session.flush()
         token_a.used_at, token_a.partner_id = utcnow(), row.id

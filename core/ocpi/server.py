@@ -56,6 +56,8 @@ class Caller:
     token: str
     partner: Partner | None = None
     token_a_id: int | None = None
+    # Its requests may lack X-Request-ID / X-Correlation-ID (a flag of its partner or token A).
+    allow_missing_ids: bool = False
 
 
 @dataclass
@@ -219,19 +221,21 @@ async def authenticate(request: web.Request, platform: str) -> Caller:
                 (OcpiPartner.token_digest == digest)
                 | (OcpiPartner.next_token_digest == digest)))).scalars().first()
             if row is not None and (not as_sent or row.raw_tokens):
-                return Caller(token, partner=Partner.from_row(row, cipher))
+                return Caller(token, partner=Partner.from_row(row, cipher),
+                              allow_missing_ids=row.allow_missing_ids)
             token_a = (await session.execute(select(OcpiTokenA).where(
                 OcpiTokenA.platform == platform, OcpiTokenA.token_digest == digest,
                 OcpiTokenA.used_at.is_(None)))).scalars().first()
             if token_a is not None:
-                return Caller(token, token_a_id=token_a.id)
+                return Caller(token, token_a_id=token_a.id,
+                              allow_missing_ids=token_a.allow_missing_ids)
     raise status.unauthorized()
 
 
 def require_ids(request: web.Request, caller: Caller) -> None:
-    """OCPI 2.2.1 requires both ids on every request; a partner registered with
+    """OCPI 2.2.1 requires both ids on every request; a partner (or token A) flagged
     ``allow_missing_ids`` (software that never sends them) is answered with new ones."""
-    if caller.partner is not None and caller.partner.allow_missing_ids:
+    if caller.allow_missing_ids:
         return
     for name in _ID_HEADERS:
         if not request.headers.get(name, "").strip():

@@ -2,7 +2,8 @@
 
 - ``GET /api/ocpipartner/`` and ``/api/ocpipartner/{id}/``: partners with their parties,
   endpoints, status and pending pushes.
-- ``POST /api/ocpi/{platform}/token-a/``: a token A to give a partner for its registration.
+- ``POST /api/ocpi/{platform}/token-a/ [{"allow_missing_request_ids"}]``: a token A to give a
+  partner for its registration.
 - ``POST /api/ocpi/{platform}/register/ {"url", "token", "raw_tokens",
   "allow_missing_request_ids"}``: register with a partner or hub from its versions URL and the
   token A it gave us.
@@ -87,8 +88,15 @@ async def get_partner(request: web.Request) -> web.Response:
 
 
 async def token_a(request: web.Request) -> web.Response:
+    """The body is optional: ``{"allow_missing_request_ids": true}`` for a partner whose
+    software never sends the request ids."""
     platform = _platform(request)
-    token = await registration.issue_token_a(request.app, platform.name)
+    body = await json_object(request) if request.body_exists else {}
+    lenient = body.get("allow_missing_request_ids", False)
+    if set(body) - {"allow_missing_request_ids"} or not isinstance(lenient, bool):
+        raise bad_request("the body may only hold allow_missing_request_ids (true/false)")
+    token = await registration.issue_token_a(request.app, platform.name,
+                                             allow_missing_ids=lenient)
     own = versions_url(base_url(request.app, request), platform.name)
     return json_response({"token": token, "versions_url": own}, status=201)
 

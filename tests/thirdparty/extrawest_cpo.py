@@ -33,9 +33,9 @@ Quirks of the library met here, besides those of the eMSP harness:
   at once and lets the library poll without sleeping, so its POST comes within a second.
 - It checks the SCSP's version details with a closed ModuleID enum; the custom module's
   endpoint is kept unchecked (``Store.endpoints``).
-- It sends no ``X-Request-ID`` / ``X-Correlation-ID``. An SCSP that registers with it flags it
-  (``allow_missing_request_ids``); when the CPO registers with the SCSP (token A) there is no
-  such flag, and ``--add-request-ids`` has the harness add them to the library's requests.
+- It sends no ``X-Request-ID`` / ``X-Correlation-ID``: left as it is. An SCSP that registers
+  with it flags it (``allow_missing_request_ids``), and so does the token A the SCSP issues for
+  its registration.
 
 Control endpoints, without authentication (test use only): ``GET /_harness/state``,
 ``POST /_harness/register``, ``POST /_harness/unregister``, ``POST /_harness/sessions``,
@@ -46,13 +46,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 # First: it sets the library's environment defaults before py_ocpi is imported.
 import extrawest_emsp as shared
-import httpx
 import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -85,7 +83,6 @@ class CpoStore(shared.Store):
 
     charge_point_result: str = "ACCEPTED"
     profiles: list[dict[str, Any]] = field(default_factory=list)
-    request_ids: bool = False
 
     def credentials(self, token: str) -> dict[str, Any]:
         return {"token": token, "url": self.versions_url, "roles": [{
@@ -144,21 +141,6 @@ def correct_profile_model() -> None:
     the library built already pick the correction up."""
     ChargingProfile.__fields__.clear()
     ChargingProfile.__fields__.update(SpecChargingProfile.__fields__)
-
-
-def add_request_ids(store: CpoStore) -> None:
-    """Add X-Request-ID/X-Correlation-ID to the library's requests while ``request_ids`` is
-    on: an SCSP that the CPO registered with (token A) cannot flag it as omitting them."""
-    original = httpx.AsyncClient.send
-
-    async def send(self: httpx.AsyncClient, request: httpx.Request,
-                   *args: Any, **kwargs: Any) -> httpx.Response:
-        if store.request_ids:
-            for name in ("X-Request-ID", "X-Correlation-ID"):
-                request.headers.setdefault(name, str(uuid.uuid4()))
-        return await original(self, request, *args, **kwargs)
-
-    httpx.AsyncClient.send = send  # type: ignore[method-assign]
 
 
 async def no_wait(_: float) -> None:
@@ -241,8 +223,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--token-a", action="append", default=[],
                         help="a token A an SCSP may register with (repeatable)")
-    parser.add_argument("--add-request-ids", action="store_true",
-                        help="add X-Request-ID/X-Correlation-ID to the library's requests")
     parser.add_argument("--spec-profiles", action="store_true",
                         help="correct the library's ChargingProfile model to OCPI 2.2.1")
     args = parser.parse_args()
@@ -254,9 +234,8 @@ def main() -> None:
     background_tasks.sleep = no_wait  # type: ignore[assignment]
     store = CpoStore(settings.COUNTRY_CODE, settings.PARTY_ID,
                      f"{settings.PROTOCOL}://{settings.OCPI_HOST}",
-                     token_a=set(args.token_a), request_ids=args.add_request_ids)
+                     token_a=set(args.token_a))
     shared.hook_outgoing(store)
-    add_request_ids(store)
     uvicorn.run(build(store), host=host, port=int(port), log_level="warning")
 
 
