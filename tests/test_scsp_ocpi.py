@@ -9,11 +9,12 @@ import datetime as dt
 from typing import Any, ClassVar
 
 import pytest
-from ocpi_peers import EmspPeer
+from ocpi_peers import EmspPeer, HubPeer
 from ocpi_peers.emsp import Reply, _Context, _ok
 
 from core import appkeys
 from core.db.models import IdToken, Vehicle
+from core.ocpi import Party, hubclientinfo
 from plugins.ocpi_scsp import background
 from plugins.ocpi_scsp.tables import OptimisationContext, ScspSession, SentProfile
 
@@ -87,7 +88,7 @@ def session(**changes: Any) -> dict[str, Any]:
     return {**body, **changes}
 
 
-async def registered(server: Any, peer: CpoPeer) -> None:
+async def registered(server: Any, peer: EmspPeer) -> None:
     headers = await server.auth_headers("emsp_manager")
     async with server.http.post(server.url("/api/ocpi/scsp/token-a/"),
                                 headers=headers) as resp:
@@ -99,7 +100,8 @@ async def registered(server: Any, peer: CpoPeer) -> None:
         ("SCSP", "DE", "SCS")}
     offered = {(e["identifier"], e["role"]) for e in partner.endpoints}
     assert {("smartChargingOptimisation", "RECEIVER"), ("sessions", "RECEIVER"),
-            ("sessions", "SENDER"), ("chargingprofiles", "SENDER")} <= offered
+            ("sessions", "SENDER"), ("chargingprofiles", "SENDER"),
+            ("hubclientinfo", "RECEIVER")} <= offered
 
 
 async def settled(server: Any) -> None:
@@ -251,6 +253,32 @@ async def test_bad_input_is_refused_and_nothing_is_stored(scsp: Any) -> None:
         assert await count(scsp, OptimisationContext) == 0
 
 
+async def test_a_hub_reports_the_parties_behind_it(scsp: Any) -> None:
+    """The core's HubClientInfo RECEIVER on the SCSP platform: a hub's ClientInfo is kept per
+    hub and read back; another partner has none to give or see."""
+    party = Party("NL", "CPO")
+    async with HubPeer([CPO, ("BE", "CPB")]) as hub, CpoPeer("DE", "CPX") as cpo:
+        await registered(scsp, hub)
+        await registered(scsp, cpo)
+        assert (await hub.push_client_info(*CPO, "CPO", "CONNECTED")).status_code == 1000
+        got = await hub.call("GET", "hubclientinfo", *CPO, role="RECEIVER")
+        assert (got.data["role"], got.data["status"]) == ("CPO", "CONNECTED")
+        assert await hubclientinfo.client_status(scsp.app, "scsp", party) == "CONNECTED"
+        assert await hubclientinfo.client_status(scsp.app, "cpo", party) is None
+        await hub.push_client_info("nl", "cpo", "CPO", "SUSPENDED")
+        assert await hubclientinfo.client_status(scsp.app, "scsp", party) == "SUSPENDED"
+        unknown = await hub.call("GET", "hubclientinfo", "BE", "CPB", role="RECEIVER")
+        assert unknown.http_status == 404
+
+        not_hub = await cpo.call("PUT", "hubclientinfo", *CPO, role="RECEIVER", json={
+            "country_code": CPO[0], "party_id": CPO[1], "role": "CPO", "status": "OFFLINE",
+            "last_updated": stamp(now())})
+        assert not_hub.status_code == 2001
+        assert (await cpo.call("GET", "hubclientinfo", *CPO, role="RECEIVER")
+                ).http_status == 404
+        assert await hubclientinfo.client_status(scsp.app, "scsp", party) == "SUSPENDED"
+
+
 async def test_operators_create_a_context_and_read_its_result(scsp: Any) -> None:
     headers = await scsp.auth_headers("cpo_manager")
     body = context()
@@ -334,6 +362,20 @@ async def test_the_drivers_battery_comes_from_their_vehicle_or_profile(scsp: Any
         assert schedule["charged_wh"] > 8000 + 1 and not schedule["target_met"]
         expected_soc = 40 + schedule["charged_wh"] / 80_000 * 100
         assert abs(schedule["achieved_soc_pct"] - expected_soc) < 0.01
+
+
+async def test_a_session_finds_its_context_whatever_the_case_of_its_ids(scsp: Any) -> None:
+    """OCPI ids are CiStrings: a CPO whose sessions name its EVSEs in lower case (some
+    libraries lower-case every CiString) still has them optimised in the context."""
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        assert (await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                json=context(), role="RECEIVER")).ok
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", role="RECEIVER", json=session(
+            location_id="loc1", evse_uid="evse1"))).ok
+        await settled(scsp)
+        [schedule] = (await result_of(scsp))["sessions"]
+        assert schedule["session_id"] == "S1" and schedule["charged_wh"] > 0
 
 
 def periods(start: dt.datetime, rows: list[dict[str, float]]) -> list[dict[str, Any]]:

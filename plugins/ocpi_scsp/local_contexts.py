@@ -27,6 +27,7 @@ from core.db.models import ChargingStation, Evse
 from core.ocpi import OcpiError, OcpiReply, OcpiRequest, Party
 from core.ocpi.status import not_found
 from plugins.ocpi_scsp.local_tables import LocalContext
+from plugins.ocpi_scsp.optimisation_object import place
 from plugins.ocpi_scsp.tables import OptimisationContext
 
 ContextKey = tuple[str, str, str]
@@ -42,13 +43,9 @@ class Place:
     evse_uid: str
 
 
-def _folded(location_id: str, evse_uid: str) -> EvseKey:
-    return location_id.upper(), evse_uid.upper()
-
-
 def places(key: ContextKey, data: dict[str, Any]) -> dict[EvseKey, Place]:
     """The EVSEs a context lists, by their case-folded ids."""
-    return {_folded(e["location_id"], e["evse_uid"]): Place(key, e["location_id"], e["evse_uid"])
+    return {place(e["location_id"], e["evse_uid"]): Place(key, e["location_id"], e["evse_uid"])
             for e in data["evses"]}
 
 

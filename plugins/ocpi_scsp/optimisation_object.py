@@ -28,6 +28,11 @@ _FIELDS = {"country_code", "party_id", "id", "max_power", "min_power", "evses",
            "opportunity_cost", "peak_price", "last_updated", *SERIES}
 
 
+def place(location_id: str, evse_uid: str) -> tuple[str, str]:
+    """An EVSE as compared: OCPI ids are CiStrings, equal in any letter case."""
+    return location_id.upper(), evse_uid.upper()
+
+
 def _string(value: object, name: str, limit: int = 36) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -121,7 +126,7 @@ def validate(body: object) -> dict[str, Any]:
         "last_updated": format_datetime(parse_datetime(body.get("last_updated"),
                                                        "last_updated")),
     }
-    keys = [(e["location_id"], e["evse_uid"]) for e in out["evses"]]
+    keys = [place(e["location_id"], e["evse_uid"]) for e in out["evses"]]
     if len(set(keys)) != len(keys):
         raise invalid("evses lists one EVSE twice")
     for name in ("max_power", "min_power"):

@@ -25,6 +25,7 @@ from plugins.ocpi_scsp import charging_profiles, local_profiles
 from plugins.ocpi_scsp.config import CONFIG
 from plugins.ocpi_scsp.driver_profiles import battery_capacities_kwh, token_uid
 from plugins.ocpi_scsp.engine import Problem, Result, solve
+from plugins.ocpi_scsp.optimisation_object import place
 from plugins.ocpi_scsp.problem_builder import SessionInput, build
 from plugins.ocpi_scsp.tables import OptimisationContext, OptimisationResult, ScspSession
 
@@ -47,7 +48,7 @@ ACTIVE = "ACTIVE"
 
 
 def evse_keys(context: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(e["location_id"], e["evse_uid"]) for e in context["evses"]}
+    return {place(e["location_id"], e["evse_uid"]) for e in context["evses"]}
 
 
 def session_input(row: ScspSession, capacities: dict[str, float]) -> SessionInput:
@@ -122,14 +123,14 @@ async def _recompute(app: web.Application, key: ContextKey, base: str
         rows = [row for row in (await session.execute(select(ScspSession).where(
             ScspSession.country_code == key[0], ScspSession.party_id == key[1],
             ScspSession.status == ACTIVE).order_by(ScspSession.last_updated.desc())))
-            .scalars() if (row.location_id, row.evse_uid) in evses]
+            .scalars() if place(row.location_id, row.evse_uid) in evses]
         data = dict(context.data)
         capacities = await battery_capacities_kwh(
             session, {uid for row in rows if (uid := token_uid(row.data))})
     # One EV per EVSE: a stale session nobody closed gives way to the latest one.
     latest: dict[tuple[str, str], ScspSession] = {}
     for row in rows:
-        latest.setdefault((row.location_id, row.evse_uid), row)
+        latest.setdefault(place(row.location_id, row.evse_uid), row)
     partners = {row.id: row.partner_id for row in latest.values()}
     inputs = [session_input(r, capacities) for r in latest.values()]
     body, solved = await _solve(app, key, data, inputs)
@@ -184,7 +185,7 @@ async def contexts_of(app: web.Application, owner: Party, location_id: str,
             OptimisationContext.country_code == owner.country_code,
             OptimisationContext.party_id == owner.party_id))).scalars().all()
     return [(r.country_code, r.party_id, r.id) for r in rows
-            if (location_id, evse_uid) in evse_keys(r.data)]
+            if place(location_id, evse_uid) in evse_keys(r.data)]
 
 
 async def recompute_evse(app: web.Application, owner: Party, location_id: str, evse_uid: str,

@@ -26,7 +26,7 @@ from typing import Any
 
 from core.ocpi import parse_datetime
 from plugins.ocpi_scsp.engine import EvSession, Problem, series_to_slots
-from plugins.ocpi_scsp.optimisation_object import decimal_of
+from plugins.ocpi_scsp.optimisation_object import decimal_of, place
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,12 @@ def _prices(context: dict[str, Any], start: dt.datetime, minutes: int,
 
 def _connector(context: dict[str, Any], session: SessionInput) -> dict[str, Any] | None:
     evse: dict[str, Any]
+    wanted = place(session.location_id, session.evse_uid)
     for evse in context["evses"]:
-        if (evse["location_id"], evse["evse_uid"]) == (session.location_id, session.evse_uid):
+        if place(evse["location_id"], evse["evse_uid"]) == wanted:
             connectors = evse["connectors"]
             for connector in connectors:
-                if connector["connector_id"] == session.connector_id:
+                if str(connector["connector_id"]).upper() == session.connector_id.upper():
                     return dict(connector)
             return dict(max(connectors, key=lambda c: c["power"]))
     return None
