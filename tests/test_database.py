@@ -205,6 +205,6 @@ async def test_plugins_contribute_their_own_migrations(openv2x_server, openv2x_d
         heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))
                      ).scalars())
     assert "testplugin_note" in tables and "location" in tables
-    assert heads == {"0008", "o201_0001", "billing_0001", "ocpi_cpo_0003", "ocpi_scsp_0003",
+    assert heads == {"0008", "o201_0001", "billing_0001", "ocpi_cpo_0003", "ocpi_scsp_0004",
                      "tp0001"}
     assert await migrate.pending(db, [str(versions)]) == []

@@ -184,6 +184,33 @@ async def test_full_flow_from_context_to_charging_profile(scsp: Any) -> None:
             "start_date_time": stamp(now()), "charging_profile": profile})
         assert active.ok, active.envelope
 
+        # An operator asks what the station applies: GetActiveChargingProfile to the CPO,
+        # whose ActiveChargingProfileResult lands beside, not over, the SetChargingProfile's.
+        operator = await scsp.auth_headers("cpo_manager")
+        ask = scsp.url("/api/scsp/session/NL/CPO/S1/profile/active/")
+        async with scsp.http.post(ask, json={"duration": 1800}, headers=operator) as resp:
+            assert resp.status == 202, await resp.text()
+        [get] = await peer.wait_for(lambda: peer.requests("chargingprofiles", "GET"),
+                                    timeout=10)
+        assert get.path.endswith("/S1") and get.query["duration"] == "1800"
+        applied = {"start_date_time": stamp(now()), "charging_profile": {
+            "charging_rate_unit": "W", "charging_profile_period": [
+                {"start_period": 0, "limit": 6000.0}]}}
+        reply = await peer.call("POST", "chargingprofiles", url=get.query["response_url"],
+                                json={"result": "ACCEPTED", "profile": applied})
+        assert reply.ok, reply.envelope
+        async with scsp.http.get(scsp.url("/api/scsp/session/NL/CPO/S1/profile/"),
+                                 headers=operator) as resp:
+            shown = await resp.json()
+        assert (shown["result"], shown["active_result"]) == ("ACCEPTED", "ACCEPTED")
+        assert shown["active_profile"] == applied and shown["active_at"]
+        for bad in ({"duration": 0}, {"duration": "1h"}, {"other": 1}):
+            async with scsp.http.post(ask, json=bad, headers=operator) as resp:
+                assert resp.status == 400, bad
+        async with scsp.http.post(scsp.url("/api/scsp/session/NL/CPO/NOPE/profile/active/"),
+                                  headers=operator) as resp:
+            assert resp.status == 404
+
         # The session ends: its profile is cleared.
         ended = await peer.call("PATCH", "sessions", *CPO, "S1", role="RECEIVER",
                                 json={"status": "COMPLETED", "last_updated": stamp(now())})

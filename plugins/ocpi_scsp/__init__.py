@@ -29,6 +29,7 @@ from plugins.ocpi_scsp import (
     optimisation_module,
     pull,
     rest,
+    rest_profiles,
     sessions,
     slot_ticker,
 )
@@ -55,7 +56,7 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
 
 @hookimpl
 def openv2x_routes(app: web.Application) -> list[Route]:
-    return rest.routes()
+    return [*rest.routes(), *rest_profiles.routes()]
 
 
 @hookimpl

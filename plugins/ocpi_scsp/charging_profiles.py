@@ -5,7 +5,9 @@ For every computed schedule the session's CPO (the partner that pushed the sessi
 response_url}``; the profile is in W, one period per run of equal slot powers (negative = the
 discharge setpoint). It is sent through the OCPI outbox, so it survives a CPO that is down and a
 restart, and only when it differs from the last one sent, so a recompute that changes nothing
-sends nothing. A session that ends gets ``DELETE {url}/{session_id}?response_url=…``.
+sends nothing. A session that ends gets ``DELETE {url}/{session_id}?response_url=…``. An
+operator may ask what the station really applies: ``GET {url}/{session_id}?duration=…&
+response_url=…`` (GetActiveChargingProfile, :func:`request_active`).
 
 We host the ``response_url`` on our chargingprofiles SENDER interface: the CPO POSTs the
 asynchronous ChargingProfileResult / ClearProfileResult / ActiveChargingProfileResult there,
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appkeys
 from core.db import Work
+from core.db.types import utcnow
 from core.ocpi import (
     SENDER,
     OcpiModule,
@@ -113,17 +116,38 @@ RESULT = {"result": checks.one_of(RESULTS), "profile": checks.obj(ACTIVE_PROFILE
                                                                   ACTIVE_REQUIRED)}
 
 
+async def request_active(work: Work, *, base: str, partner_id: int, owner: Party, us: Party,
+                         session_id: str, duration_s: int) -> SentProfile | None:
+    """Queue a GetActiveChargingProfile for a session we sent a profile; None when we never
+    did. The CPO answers at once and POSTs an ActiveChargingProfileResult to the response_url,
+    a reference of its own so it never passes for the result of a SetChargingProfile."""
+    row = await work.session.get(SentProfile, (owner.country_code, owner.party_id, session_id))
+    if row is None:
+        return None
+    row.active_reference, row.active_result = str(uuid.uuid4()), None
+    url = urllib.parse.quote(response_url(base, row.active_reference), safe="")
+    enqueue(work, partner_id, MODULE, "GET",
+            f"/{session_id}?duration={duration_s}&response_url={url}", None,
+            to_party=owner, from_party=us, object_key=session_id)
+    return row
+
+
 async def _post_result(request: OcpiRequest) -> OcpiReply:
     """A ChargingProfileResult, ClearProfileResult or ActiveChargingProfileResult."""
     body = checks.fields_of(await request.json(), RESULT, required=("result",))
+    reference = request.params["reference"]
     async with request.app[appkeys.DB].transaction() as work:
         row = (await work.session.execute(select(SentProfile).where(
-            SentProfile.reference == request.params["reference"]))).scalars().first()
+            (SentProfile.reference == reference)
+            | (SentProfile.active_reference == reference)))).scalars().first()
         if row is None:
             raise not_found("no charging profile request with this reference")
-        row.result = body["result"]
+        if row.active_reference == reference:
+            row.active_result = body["result"]
+        else:
+            row.result = body["result"]
         if isinstance(body.get("profile"), dict):
-            row.active_profile = body["profile"]
+            row.active_profile, row.active_at = body["profile"], utcnow()
     return OcpiReply()
 
 
@@ -138,7 +162,7 @@ async def _put_active(request: OcpiRequest) -> OcpiReply:
             SentProfile, (sender.country_code, sender.party_id, request.params["session_id"]))
         if row is None:
             raise not_found("no charging profile was sent for this session")
-        row.active_profile = body
+        row.active_profile, row.active_at = body, utcnow()
     return OcpiReply()
 
 
@@ -148,4 +172,4 @@ def module() -> OcpiModule:
                                        OcpiRoute("PUT", "/{session_id}", _put_active)))
 
 
-__all__ = ["MODULE", "build_profile", "clear", "module", "send"]
+__all__ = ["MODULE", "build_profile", "clear", "module", "request_active", "send"]

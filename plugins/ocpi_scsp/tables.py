@@ -78,6 +78,11 @@ class SentProfile(Base):
     reference: Mapped[str] = mapped_column(String(36))
     result: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Our last GetActiveChargingProfile: its response_url reference, the CPO's result, and
+    # when the active profile (by that result or by the CPO's own PUT) arrived.
+    active_reference: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    active_result: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    active_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
