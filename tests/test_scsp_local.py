@@ -242,7 +242,7 @@ async def test_a_local_context_drives_our_16_and_21_stations(server: Any) -> Non
     async with server.app[appkeys.DB].session() as session:
         row = await session.get(ScspSession, (*OWNER, str(tx21)))
     assert row is not None and row.data["charging_periods"][0]["dimensions"] == [
-        {"type": "STATE_OF_CHARGE", "volume": 95}]
+        {"type": "ENERGY", "volume": 0}, {"type": "STATE_OF_CHARGE", "volume": 95}]
 
     # A new SoC re-plans: the 1.6 EV (50 kWh, from its driver's vehicle) needs 5 kWh only.
     await cp16.call(call.MeterValues(connector_id=1, transaction_id=tx16, meter_value=[

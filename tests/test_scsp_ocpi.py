@@ -412,6 +412,30 @@ def periods(start: dt.datetime, rows: list[dict[str, float]]) -> list[dict[str, 
             for i, row in enumerate(rows)]
 
 
+async def test_an_unknown_battery_is_estimated_from_the_sessions_readings(scsp: Any) -> None:
+    """No capacity from the CPO and a token we do not know: 1 kWh per 2 % SoC in the charging
+    periods makes a 50 kWh battery (seed 004 eq. 3.1), so 46 % → 60 % plans 7 kWh."""
+    body = session(charging_periods=periods(now() - dt.timedelta(minutes=60), [
+        {"STATE_OF_CHARGE": 40}, {"ENERGY": 1, "STATE_OF_CHARGE": 42},
+        {"ENERGY": 1, "STATE_OF_CHARGE": 44}, {"ENERGY": 1, "STATE_OF_CHARGE": 46}]))
+    del body["battery_capacity"]
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        assert (await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                json=context(), role="RECEIVER")).ok
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", json=body,
+                                role="RECEIVER")).ok
+        assert (await peer.call("PUT", "sessions", "S1", "charging_preferences",
+                                role="SENDER", json={
+                                    "profile_type": "CHEAP",
+                                    "departure_time": stamp(now() + dt.timedelta(minutes=100)),
+                                    "target_soc": 60})).ok
+        await settled(scsp)
+        [schedule] = (await result_of(scsp))["sessions"]
+        assert abs(schedule["charged_wh"] - 7000) < 1
+        assert abs(schedule["achieved_soc_pct"] - 60) < 0.01
+
+
 async def accuracy(server: Any, query: str = "") -> Any:
     headers = await server.auth_headers("support_l1")
     async with server.http.get(server.url(f"/api/scsp/estimates/accuracy/{query}"),

@@ -25,81 +25,23 @@ the session; the SoC gap and the actuals are those of the whole session.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.types import utcnow
-from core.ocpi import parse_datetime
 from plugins.ocpi_scsp.driver_profiles import battery_capacities_kwh, token_uid
 from plugins.ocpi_scsp.engine import (
-    MeterSample,
-    estimate_battery_capacity_wh,
     estimate_charge_duration,
     estimate_energy_needed_wh,
     mape,
     median_power_w,
 )
+from plugins.ocpi_scsp.session_readings import Reading, capacity_wh, first_samples, readings
 from plugins.ocpi_scsp.tables import EstimateRecord
 
-#: Seed 004's N (readings the capacity is estimated from) and n (distance of the pairs).
-SAMPLES = 5
-LAG = 2
 KINDS = ("battery_capacity", "charge_energy", "charge_duration")
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One period with a SoC: the meter as of its end (Wh and charging seconds so far)."""
-
-    soc_pct: float
-    energy_wh: float
-    charging_s: float
-    power_w: float | None
-
-
-def _volumes(period: dict[str, Any]) -> dict[str, float]:
-    return {d["type"]: float(d["volume"]) for d in period.get("dimensions") or ()
-            if isinstance(d, dict) and isinstance(d.get("volume"), int | float)}
-
-
-def readings(session: dict[str, Any]) -> list[Reading]:
-    """The session's SoC readings in time order, with the energy and charging time up to each."""
-    periods = sorted((p for p in session.get("charging_periods") or () if isinstance(p, dict)),
-                     key=lambda p: parse_datetime(p["start_date_time"], "start_date_time"))
-    if not periods:
-        return []
-    ends = [parse_datetime(p["start_date_time"], "start_date_time") for p in periods[1:]]
-    end = session.get("end_date_time")
-    ends.append(parse_datetime(end, "end_date_time") if end else None)
-    energy_wh = charging_s = 0.0
-    found: list[Reading] = []
-    for period, until in zip(periods, ends, strict=True):
-        volumes = _volumes(period)
-        energy = volumes.get("ENERGY", 0.0) * 1000
-        seconds = _charging_seconds(period, until, volumes, energy)
-        energy_wh += energy
-        charging_s += seconds
-        if "STATE_OF_CHARGE" not in volumes:
-            continue
-        power = volumes["POWER"] * 1000 if "POWER" in volumes else (
-            energy / seconds * 3600 if seconds > 0 and energy > 0 else None)
-        found.append(Reading(volumes["STATE_OF_CHARGE"], energy_wh, charging_s, power))
-    return found
-
-
-def _charging_seconds(period: dict[str, Any], until: dt.datetime | None,
-                      volumes: dict[str, float], energy_wh: float) -> float:
-    """The period's TIME (hours), else its length when it delivered energy."""
-    if "TIME" in volumes:
-        return volumes["TIME"] * 3600
-    if energy_wh <= 0 or until is None:
-        return 0.0
-    start = parse_datetime(period["start_date_time"], "start_date_time")
-    return max((until - start).total_seconds(), 0.0)
 
 
 def estimates(found: list[Reading], known_capacity_wh: float | None) -> dict[str, float | None]:
@@ -107,8 +49,7 @@ def estimates(found: list[Reading], known_capacity_wh: float | None) -> dict[str
     out: dict[str, float | None] = {f"{k}_{side}": None for k in KINDS
                                     for side in ("estimate", "actual")}
     out["battery_capacity_actual"] = known_capacity_wh
-    first = [MeterSample(r.soc_pct, r.energy_wh, r.power_w) for r in found[:SAMPLES]]
-    capacity = estimate_battery_capacity_wh(first, lag=LAG)
+    capacity = capacity_wh(found)
     if capacity is None:
         return out
     start, last = found[0], found[-1]
@@ -116,7 +57,7 @@ def estimates(found: list[Reading], known_capacity_wh: float | None) -> dict[str
     out["charge_energy_estimate"] = estimate_energy_needed_wh(capacity, start.soc_pct,
                                                               last.soc_pct)
     out["charge_energy_actual"] = last.energy_wh - start.energy_wh
-    power = median_power_w(first)
+    power = median_power_w(first_samples(found))
     if power is not None and power > 0:
         duration = estimate_charge_duration(capacity, start.soc_pct, last.soc_pct, power)
         out["charge_duration_estimate"] = duration.total_seconds()

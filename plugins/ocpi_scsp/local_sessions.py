@@ -74,11 +74,12 @@ def session_data(tx: Transaction, location_id: str, evse_uid: str,
     return data
 
 
-async def meter_history(session: AsyncSession, tx: Transaction) -> dict[str, Any]:
+async def meter_periods(session: AsyncSession, tx: Transaction
+                        ) -> tuple[list[dict[str, Any]], dt.datetime]:
     """The transaction's meter readings as OCPI charging periods, one per SoC reading: from
     the previous reading to this one, with the energy registered meanwhile (kWh) and the SoC
-    at its end (the last one ends the history), so that a finished local session is judged by
-    the estimator exactly like a pushed one."""
+    at its end; and when the last reading was taken. Pushed sessions carry the same, so the
+    battery estimate (:mod:`.session_readings`) and its judging work alike for both."""
     rows = (await session.execute(select(
         MeterValue.timestamp, MeterValue.measurand, MeterValue.value, MeterValue.unit).where(
         MeterValue.transaction_id == tx.id, MeterValue.value.is_not(None),
@@ -101,7 +102,20 @@ async def meter_history(session: AsyncSession, tx: Transaction) -> dict[str, Any
             {"type": "ENERGY", "volume": delta / 1000},
             {"type": "STATE_OF_CHARGE", "volume": float(value)}]})
         since = at
-    return {"charging_periods": periods, "end_date_time": format_datetime(since)}
+    return periods, since
+
+
+async def _current(session: AsyncSession, tx: Transaction, location_id: str, evse_uid: str,
+                   status: str = optimiser.ACTIVE) -> dict[str, Any]:
+    """The session as the optimiser reads it, with its readings so far (and, once it ended,
+    up to when: the history its estimates are judged on)."""
+    data = session_data(tx, location_id, evse_uid, status)
+    periods, last = await meter_periods(session, tx)
+    if periods:
+        data["charging_periods"] = periods
+    if status == COMPLETED:
+        data["end_date_time"] = format_datetime(last)
+    return data
 
 
 async def _place(session: AsyncSession, tx: Transaction) -> Place | None:
@@ -121,13 +135,14 @@ async def _place(session: AsyncSession, tx: Transaction) -> Place | None:
 async def _adopt(work: Work, tx: Transaction, place: Place) -> None:
     """Create or refresh the session of ``tx`` in its local context (preferences kept)."""
     key = (place.key[0], place.key[1], str(tx.id))
+    data = await _current(work.session, tx, place.location_id, place.evse_uid)
     row = await work.session.get(ScspSession, key)
     if row is None:
         row = ScspSession(country_code=key[0], party_id=key[1], id=key[2])
         work.session.add(row)
     row.partner_id, row.status = None, optimiser.ACTIVE
     row.location_id, row.evse_uid = place.location_id, place.evse_uid
-    row.data, row.last_updated = session_data(tx, place.location_id, place.evse_uid), utcnow()
+    row.data, row.last_updated = data, utcnow()
     local = await work.session.get(LocalSession, key)
     if local is None:
         local = LocalSession(country_code=key[0], party_id=key[1], session_id=key[2],
@@ -181,7 +196,7 @@ async def _sampled(app: web.Application, transaction_id: Any) -> None:
     async with app[appkeys.DB].transaction() as work:
         for local, row, tx in await _followed(work, transaction_id):
             before = state_of_charge(row.data)
-            row.data = session_data(tx, row.location_id, row.evse_uid)
+            row.data = await _current(work.session, tx, row.location_id, row.evse_uid)
             if state_of_charge(row.data) != before:
                 changed.add(_context(local))
     for key in changed:
@@ -193,10 +208,10 @@ async def _ended(app: web.Application, transaction_id: Any) -> None:
         followed = await _followed(work, transaction_id)
         for _, row, tx in followed:
             row.status = COMPLETED
-            row.data = session_data(tx, row.location_id, row.evse_uid, COMPLETED)
-            history = {**row.data, **await meter_history(work.session, tx)}
+            row.data = await _current(work.session, tx, row.location_id, row.evse_uid,
+                                      COMPLETED)
             await estimate_accuracy.record(work.session, (row.country_code, row.party_id,
-                                                          row.id), history)
+                                                          row.id), row.data)
     for local, _, _ in followed:
         background.spawn(app, _release(app, local, recompute=True),
                          f"scsp local end {local.session_id}")

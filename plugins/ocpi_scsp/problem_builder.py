@@ -7,8 +7,11 @@ boundary. Unknown inputs are filled conservatively, so a context is always solva
 - a price slot no price element covers costs the highest known price (charging is not pushed
   into slots whose price nobody gave);
 - without ``max_power`` the supply point may take every EVSE's full power plus the peak demand;
-- without a known battery capacity and SoC the goal is the driver's ``energy_need`` (less what
-  was already delivered), or, when not given, as much as the EVSE can deliver before departure;
+- without a known battery capacity (the session's, else the driver's vehicle or profile) it is
+  estimated from the session's SoC and energy readings (seed 004 eq. 3.1,
+  :mod:`.session_readings`); without a capacity or a SoC the goal is the driver's
+  ``energy_need`` (less what was already delivered), or, when not given, as much as the EVSE
+  can deliver before departure;
 - without a departure time the EV is expected to stay to the end of the horizon;
 - without charging preferences the profile type is ``REGULAR`` (no preference stated);
 - without ``peak_price`` (our extension, currency per kW of the highest import) there is no
@@ -27,6 +30,7 @@ from typing import Any
 from core.ocpi import parse_datetime
 from plugins.ocpi_scsp.engine import EvSession, Problem, series_to_slots
 from plugins.ocpi_scsp.optimisation_object import decimal_of, place
+from plugins.ocpi_scsp.session_readings import capacity_wh, readings
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ def ev_session(context: dict[str, Any], session: SessionInput, start: dt.datetim
         if preferences.get("discharge_allowed") else 0.0
     departure = _departure_slot(preferences, start, minutes, slots)
     capacity_kwh = session.data.get("battery_capacity") or session.driver_capacity_kwh
+    if not capacity_kwh and (estimated := capacity_wh(readings(session.data))):
+        capacity_kwh = estimated / 1000
     soc = state_of_charge(session.data)
     common: dict[str, Any] = {
         "session_id": session.session_id, "evse_id": session.evse_key, "arrival_slot": 0,
