@@ -226,6 +226,39 @@ async def test_full_flow_from_context_to_charging_profile(scsp: Any) -> None:
         assert not others, others
 
 
+async def test_a_refused_profile_is_sent_again_at_the_next_recompute(scsp: Any) -> None:
+    """Unchanged profiles are not sent twice, except one the CPO answered REJECTED."""
+    async with CpoPeer(*CPO) as peer:
+        await registered(scsp, peer)
+        assert (await peer.call("PUT", "smartChargingOptimisation", *CPO, "site-1",
+                                json=context(), role="RECEIVER")).ok
+        assert (await peer.call("PUT", "sessions", *CPO, "S1", json=session(),
+                                role="RECEIVER")).ok
+        await settled(scsp)
+        [first] = await peer.wait_for(lambda: peer.requests("chargingprofiles", "PUT"),
+                                      timeout=10)
+        operator = await scsp.auth_headers("cpo_manager")
+
+        async def recompute() -> None:
+            async with scsp.http.post(scsp.url("/api/scsp/context/NL/CPO/site-1/inputs/"),
+                                      json={"generation": []}, headers=operator) as resp:
+                assert resp.status == 200, await resp.text()
+            await settled(scsp)
+
+        assert (await peer.call("POST", "chargingprofiles", url=first.body["response_url"],
+                                json={"result": "ACCEPTED"})).ok
+        await recompute()
+        assert len(peer.requests("chargingprofiles", "PUT")) == 1
+        assert (await peer.call("POST", "chargingprofiles", url=first.body["response_url"],
+                                json={"result": "REJECTED"})).ok
+        await recompute()
+        [_, again] = await peer.wait_for(
+            lambda: peer.requests("chargingprofiles", "PUT")[1:] and
+            peer.requests("chargingprofiles", "PUT"), timeout=10)
+        assert again.body["charging_profile"] == first.body["charging_profile"]
+        assert again.body["response_url"] != first.body["response_url"]
+
+
 async def test_bad_input_is_refused_and_nothing_is_stored(scsp: Any) -> None:
     async with CpoPeer(*CPO) as peer:
         await registered(scsp, peer)

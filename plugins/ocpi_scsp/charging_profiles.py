@@ -70,10 +70,11 @@ def response_url(base: str, reference: str) -> str:
 
 async def send(work: Work, *, base: str, partner_id: int, owner: Party, us: Party,
                session_id: str, profile: dict[str, Any]) -> bool:
-    """Queue a SetChargingProfile unless the same profile was sent last; True when queued."""
+    """Queue a SetChargingProfile unless the same profile was sent last and not refused (a
+    REJECTED one is tried again at every recompute); True when queued."""
     session: AsyncSession = work.session
     row = await session.get(SentProfile, (owner.country_code, owner.party_id, session_id))
-    if row is not None and row.profile == profile:
+    if row is not None and row.profile == profile and row.result != "REJECTED":
         return False
     reference = str(uuid.uuid4())
     if row is None:
