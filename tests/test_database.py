@@ -19,11 +19,12 @@ from core.db.models import (
     Connector,
     Evse,
     Location,
+    OcpiPartner,
     ProtocolDeviation,
     User,
 )
 from core.events import Event
-from core.plugins import hookimpl, load_plugins
+from core.plugins import hookimpl, installed_migration_dirs, load_plugins
 from core.testing import reset_postgres
 
 
@@ -44,7 +45,7 @@ def _diff(connection):
 async def test_migrations_produce_exactly_the_models(db):
     # The bundled plugins' tables are on the same metadata: their branches are applied too.
     bundled = plugin_migration_dirs(load_plugins(list(BUNDLED_PLUGINS)))
-    assert await migrate.pending(db) == ["0008"]
+    assert await migrate.pending(db) == ["0009"]
     await migrate.upgrade(db, bundled)
     assert await migrate.pending(db, bundled) == []
     async with db.engine.connect() as conn:
@@ -74,7 +75,46 @@ async def test_0002_upgrades_a_0001_database_in_use_and_downgrades(db):
         await conn.run_sync(run, command.downgrade, "0001")
         tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
     assert "protocol_deviation" not in tables and "charging_station" in tables
-    assert await migrate.pending(db) == ["0008"]
+    assert await migrate.pending(db) == ["0009"]
+
+
+async def test_hub_client_info_moves_from_the_cpo_table_to_the_core_and_back(db):
+    """ocpi_cpo_0004: the CPO's ClientInfo rows move to the core's table (shared by every OCPI
+    platform); its downgrade takes the CPO platform's rows back and leaves the others."""
+    cfg = migrate.alembic_config(plugin_migration_dirs(load_plugins(["ocpi_cpo"])))
+
+    def run(connection, step, target):
+        cfg.attributes["connection"] = connection
+        step(cfg, target)
+
+    def client_info(table):
+        return text(f"SELECT partner_id, country_code, party_id, role, status FROM {table}")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run, command.upgrade, "ocpi_cpo_0003")
+        await conn.run_sync(run, command.upgrade, "0009")
+    async with db.transaction() as work:
+        work.session.add_all([OcpiPartner(id=1, platform="cpo", versions_url="https://hub.a/"),
+                              OcpiPartner(id=2, platform="scsp", versions_url="https://hub.b/")])
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO ocpi_cpo_client_info (partner_id, country_code, party_id, role, status,"
+            " last_updated, received_at) VALUES (1, 'NL', 'EMA', 'EMSP', 'OFFLINE',"
+            " '2026-11-27 10:00:00+00:00', '2026-11-27 10:00:01+00:00')"))
+        await conn.run_sync(run, command.upgrade, "ocpi_cpo_0004")
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert "ocpi_cpo_client_info" not in tables
+        assert (await conn.execute(client_info("ocpi_client_info"))).all() == [
+            (1, "NL", "EMA", "EMSP", "OFFLINE")]
+        await conn.execute(text(
+            "INSERT INTO ocpi_client_info (partner_id, country_code, party_id, role, status,"
+            " last_updated, received_at) VALUES (2, 'NL', 'CPO', 'CPO', 'CONNECTED',"
+            " '2026-11-27 11:00:00+00:00', '2026-11-27 11:00:01+00:00')"))
+        await conn.run_sync(run, command.downgrade, "ocpi_cpo_0003")
+        assert (await conn.execute(client_info("ocpi_cpo_client_info"))).all() == [
+            (1, "NL", "EMA", "EMSP", "OFFLINE")]
+        assert (await conn.execute(client_info("ocpi_client_info"))).all() == [
+            (2, "NL", "CPO", "CPO", "CONNECTED")]
 
 
 async def test_utc_datetimes_and_exact_money_round_trip(db):
@@ -205,6 +245,7 @@ async def test_plugins_contribute_their_own_migrations(openv2x_server, openv2x_d
         heads = set((await conn.execute(text("SELECT version_num FROM alembic_version"))
                      ).scalars())
     assert "testplugin_note" in tables and "location" in tables
-    assert heads == {"0008", "o201_0001", "billing_0001", "ocpi_cpo_0003", "ocpi_scsp_0004",
-                     "tp0001"}
-    assert await migrate.pending(db, [str(versions)]) == []
+    # The core's head 0009 is implied by ocpi_cpo_0004, which depends on it: only with the
+    # installed plugins' revisions known (as the server always has them) is it seen applied.
+    assert heads == {"o201_0001", "billing_0001", "ocpi_cpo_0004", "ocpi_scsp_0004", "tp0001"}
+    assert await migrate.pending(db, [*installed_migration_dirs(), str(versions)]) == []

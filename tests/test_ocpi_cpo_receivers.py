@@ -33,10 +33,10 @@ from core.db.models import (
     Transaction,
 )
 from core.db.types import utcnow
-from core.ocpi import Party
+from core.ocpi import Party, hubclientinfo
 from core.ocpi.registration import issue_token_a
 from core.ocpp.guard import validated_request
-from plugins.ocpi_cpo import commands, hubclientinfo, tokens
+from plugins.ocpi_cpo import commands, tokens
 from plugins.ocpi_cpo.receiver_models import OcpiCommand, OcpiToken
 
 pytestmark = pytest.mark.skipif(not shared_schemas().available(),
@@ -487,10 +487,10 @@ async def test_hub_client_info(cpo):
         assert (got.data["status"], got.data["role"]) == ("CONNECTED", "EMSP")
         assert shared_schemas().errors("hubclientinfo", "ClientInfo", got.data) == []
         party = Party("NL", "EMA")
-        assert await hubclientinfo.client_status(cpo.app, party) == "CONNECTED"
+        assert await hubclientinfo.client_status(cpo.app, "cpo", party) == "CONNECTED"
         await hub.push_client_info("nl", "ema", "EMSP", "OFFLINE")
-        assert await hubclientinfo.client_status(cpo.app, party) == "OFFLINE"
-        assert await hubclientinfo.client_status(cpo.app, Party("DE", "EMB")) is None
+        assert await hubclientinfo.client_status(cpo.app, "cpo", party) == "OFFLINE"
+        assert await hubclientinfo.client_status(cpo.app, "cpo", Party("DE", "EMB")) is None
 
         mismatch = await hub.call("PUT", "hubclientinfo", "NL", "EMA", role="RECEIVER", json={
             "country_code": "DE", "party_id": "EMB", "role": "EMSP", "status": "CONNECTED",
@@ -506,7 +506,7 @@ async def test_hub_client_info(cpo):
         assert not_hub.status_code == 2001
         assert (await emsp.call("GET", "hubclientinfo", "NL", "EMA", role="RECEIVER")
                 ).http_status == 404
-        assert await hubclientinfo.client_status(cpo.app, party) == "OFFLINE"
+        assert await hubclientinfo.client_status(cpo.app, "cpo", party) == "OFFLINE"
     finally:
         await hub.stop()
         await emsp.stop()

@@ -4,11 +4,12 @@ The same oracle as :mod:`test_ocpi_conformance` (the EVRoaming Foundation's Open
 driven by Schemathesis against a real server), aimed at the SCSP platform (``/ocpi/scsp``) as a
 registered CPO holding a real token C: versions and version details, credentials, the Sessions
 RECEIVER and the ChargingProfiles SENDER (the ``response_url`` results and the
-ActiveChargingProfile PUT). The run's configuration, checks and allow-list are the CPO test's,
-plus entries for optional fields sent as null, our custom module's identifier and the SENDER
-interface's unknown objects, each citing the text. Credentials PUT, DELETE and POST with
-a token A are explicit cases with a throwaway CPO, as are requests naming a session we hold and
-a charging profile we really sent.
+ActiveChargingProfile PUT), and as a registered hub the HubClientInfo RECEIVER. The run's
+configuration, checks and allow-list are the CPO test's, plus entries for optional fields sent
+as null, our custom module's identifier and the SENDER interface's unknown objects, each citing
+the text. Credentials PUT, DELETE and POST with a token A are explicit cases with a throwaway
+CPO, as are requests naming a session we hold, a charging profile we really sent and a
+ClientInfo the hub gave us.
 
 Not run here: the custom module ``smartChargingOptimisation`` (no official description exists)
 and our Sessions SENDER, which serves only ``charging_preferences`` under its own mount, a URL
@@ -25,6 +26,7 @@ import logging
 from typing import Any
 
 import pytest
+from ocpi_peers import EmspPeer, HubPeer
 from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.jsonschema import make_validator_for, resolver
 from schemathesis.core.transport import Response
@@ -54,6 +56,7 @@ from plugins.ocpi_scsp.tables import SentProfile
 PLUGINS = ["ocpi_scsp"]
 OURS = ("DE", "SCS")
 CPO = ("NL", "CPO")
+HUB_PARTIES = (("BE", "CPB"),)
 SETTINGS = {"ocpi": {"outbox_max_backoff": 1},
             "ocpi_scsp": {"country_code": OURS[0], "party_id": OURS[1], "slots": 8}}
 SCSP_ROOT = "/ocpi/scsp"
@@ -62,6 +65,7 @@ SESSION = "/sessions/{country_code}/{party_id}/{session_id}"
 RESULT = "/chargingprofiles/result/{uid}"
 ACTIVE = "/chargingprofiles/{session_id}"
 CUSTOM_MODULE = "smartChargingOptimisation"
+CLIENT_INFO = "/hubclientinfo/{country_code}/{party_id}"
 SESSION_ID = "CONF-S1"
 
 
@@ -127,6 +131,7 @@ INTERFACES = (
         "include-operation-id": ["receiverGetSession", "receiverPatchSession"],
         "parameters": {"path.session_id": SESSION_ID}},)),
     Interface("chargingprofiles/sender-interface.yaml", base=MODULES),
+    Interface("hubclientinfo/receiver-interface.yaml", base=MODULES, caller="hub"),
 )
 
 
@@ -148,9 +153,18 @@ async def world(openv2x_server: Any) -> Any:
         yield server, peer
 
 
-def authorization(peer: CpoPeer) -> str:
+@pytest.fixture
+async def hub(world: tuple[RunningServer, CpoPeer]) -> Any:
+    """A hub registered with our SCSP beside the CPO, with a CPO party behind it."""
+    server, _ = world
+    async with HubPeer(HUB_PARTIES) as peer:
+        await connect(server, peer)
+        yield peer
+
+
+def authorization(peer: EmspPeer) -> str:
     token = peer.partner.token_out
-    assert token, "the CPO peer holds no token C"
+    assert token, f"the {peer.ROLE} peer holds no token C"
     return "Token " + base64.b64encode(token.encode()).decode()
 
 
@@ -174,7 +188,8 @@ def load(server: RunningServer, interface: Interface, auth: str | None) -> OpenA
     # links it infers into them: the sessions file's links would reach the next file's run.
     resolver.load_file.cache_clear()
     resolver.load_file_uri.cache_clear()
-    schema = schema_for(interface, server.url(interface.base), caller=CPO, ours=OURS,
+    caller = HUB_PARTIES[0] if interface.caller == "hub" else CPO
+    schema = schema_for(interface, server.url(interface.base), caller=caller, ours=OURS,
                         authorization=auth, allowances=ALLOWANCES)
     schema.hook(map_case)
     return schema
@@ -187,16 +202,18 @@ def crashes(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.mark.parametrize("interface", INTERFACES, ids=lambda i: i.file.removesuffix(".yaml"))
-async def test_interface_conforms(world: tuple[RunningServer, CpoPeer], interface: Interface,
+async def test_interface_conforms(world: tuple[RunningServer, CpoPeer], hub: HubPeer,
+                                  interface: Interface,
                                   caplog: pytest.LogCaptureFixture) -> None:
     server, peer = world
-    schema = load(server, interface, authorization(peer))
+    schema = load(server, interface, authorization(hub if interface.caller == "hub" else peer))
     failures, authenticated = await asyncio.to_thread(run_engine, schema)
     assert authenticated > 0, "no request got past authentication"
     assert not failures, f"{len(failures)} conformance failures:\n\n" + "\n\n".join(failures)
     assert not crashes(caplog)
-    # No generated request may have ended the registration the run stands on.
+    # No generated request may have ended the registrations the run stands on.
     assert await registered(server, peer)
+    assert await registered(server, hub)
 
 
 # ---- explicit requests: objects we hold and the credentials operations -----------------------
@@ -279,6 +296,23 @@ async def test_real_objects_conform(world: tuple[RunningServer, CpoPeer]) -> Non
     assert recorded.active_profile is not None
     assert recorded.active_profile["charging_profile"]["charging_profile_period"][0][
         "limit"] == 7000.0
+
+
+def client_info_requests(server: RunningServer, auth: str) -> None:
+    """The hub's ClientInfo for a party behind it, PUT and read back through every check."""
+    client_info = load(server, _interface("hubclientinfo/receiver-interface.yaml"), auth)
+    at = {"country_code": HUB_PARTIES[0][0], "party_id": HUB_PARTIES[0][1]}
+    put = send(client_info, CLIENT_INFO, "PUT", auth, path_parameters=at,
+               body={**at, "role": "CPO", "status": "CONNECTED", "last_updated": _stamp()})
+    assert answer(put) == (200, 1000), put.text
+    got = send(client_info, CLIENT_INFO, "GET", auth, path_parameters=at)
+    assert answer(got) == (200, 1000), got.text
+    assert json.loads(got.content)["data"]["status"] == "CONNECTED"
+
+
+async def test_client_info_conforms(world: tuple[RunningServer, CpoPeer], hub: HubPeer) -> None:
+    server, _ = world
+    await asyncio.to_thread(client_info_requests, server, authorization(hub))
 
 
 async def scsp_token_a(server: RunningServer) -> str:

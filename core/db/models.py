@@ -584,3 +584,23 @@ class OcpiOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     done_at: Mapped[dt.datetime | None]
+
+
+class OcpiClientInfo(Base):
+    """A hub's ClientInfo about one party behind it (the hub owns the object), on whichever of
+    our OCPI platforms the hub is registered: ``partner_id`` says both."""
+
+    __tablename__ = "ocpi_client_info"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "country_code", "party_id",
+                         name="uq_ocpi_client_info_hub_party"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("ocpi_partner.id", ondelete="CASCADE"))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    role: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    last_updated: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -7,6 +7,8 @@
   in both directions, updates and unregistration; the partner registry.
 - :mod:`core.ocpi.outbox`: persisted pushes, retried while a partner is down.
 - :mod:`core.ocpi.status`, :mod:`core.ocpi.wire`: status codes, DateTime, parties, tokens.
+- :mod:`core.ocpi.fields`: validation of the OCPI objects partners send.
+- :mod:`core.ocpi.hubclientinfo`: the HubClientInfo RECEIVER, which every platform may list.
 """
 
 from core.ocpi.client import OcpiClient, OcpiClientError, OcpiResult

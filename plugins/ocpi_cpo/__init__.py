@@ -15,13 +15,12 @@ from marshmallow import Schema
 
 from core.events import Event
 from core.journal import DurableSubscriber
-from core.ocpi import SENDER, BusinessDetails, OcpiModule, OcpiPlatform, OwnRole
+from core.ocpi import SENDER, BusinessDetails, OcpiModule, OcpiPlatform, OwnRole, hubclientinfo
 from core.plugins import hookimpl
 from plugins.ocpi_cpo import (
     cdrs,
     chargingprofiles,
     commands,
-    hubclientinfo,
     locations,
     push,
     sessions,

@@ -58,7 +58,13 @@ from sqlalchemy import CursorResult, select, update
 
 from core import appkeys
 from core.db import Work
-from core.db.models import ChargingProfile, ChargingStation, OcpiPartner, Transaction
+from core.db.models import (
+    ChargingProfile,
+    ChargingStation,
+    OcpiClientInfo,
+    OcpiPartner,
+    Transaction,
+)
 from core.db.types import utcnow
 from core.dispatch import (
     CommandError,
@@ -83,6 +89,7 @@ from core.ocpi import (
     parse_datetime,
     status,
 )
+from core.ocpi.fields import Field, check_value
 from core.ocpp.guard import validated_request
 from core.ocpp.times import parse_time
 from core.ocpp.tx_profiles import (
@@ -112,9 +119,7 @@ from plugins.ocpi_cpo.async_results import (
 from plugins.ocpi_cpo.chargingprofile_models import OcpiProfileRequest, OcpiSessionProfile
 from plugins.ocpi_cpo.commands import Refusal
 from plugins.ocpi_cpo.config import CONFIG
-from plugins.ocpi_cpo.receiver_models import OcpiClientInfo
 from plugins.ocpi_cpo.sessions import session_status, token_owner
-from plugins.ocpi_cpo.tokens import Field, check_value
 
 log = logging.getLogger(__name__)
 

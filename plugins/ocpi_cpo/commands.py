@@ -63,6 +63,7 @@ from core.ocpi import (
     parse_datetime,
     status,
 )
+from core.ocpi.fields import Field, validate
 from core.ocpi.status import OcpiError
 from core.ocpp.guard import validated_request
 from core.ocpp.times import iso
@@ -83,10 +84,8 @@ from plugins.ocpi_cpo.tokens import (
     OCPP16_ID_LENGTH,
     OCPP_TOKEN_TYPES,
     TOKEN_FIELDS,
-    Field,
     may_act_for,
     store_token,
-    validate,
 )
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Tables of the CPO's OCPI Receiver interfaces: tokens, commands, hub client info.
+"""Tables of the CPO's OCPI Receiver interfaces: tokens and commands.
 
 - :class:`OcpiToken`: eMSP tokens as their owners pushed them (Tokens module, or the Token
   object of a START_SESSION / RESERVE_NOW). Each is mirrored into the core ``id_token`` row
@@ -7,7 +7,6 @@
   restart never loses one silently.
 - :class:`OcpiReservation`: which station reservation an eMSP's ``reservation_id`` became;
   eMSP ids are never sent to a station (two eMSPs may use the same one).
-- :class:`OcpiClientInfo`: the connection status a hub reports for the parties behind it.
 """
 
 from __future__ import annotations
@@ -115,21 +114,3 @@ class OcpiReservation(Base):
         ForeignKey("reservation.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-
-class OcpiClientInfo(Base):
-    """A hub's ClientInfo about one party behind it (the hub owns the object)."""
-
-    __tablename__ = "ocpi_cpo_client_info"
-    __table_args__ = (
-        UniqueConstraint("partner_id", "country_code", "party_id",
-                         name="uq_ocpi_cpo_client_info_hub_party"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("ocpi_partner.id", ondelete="CASCADE"))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
-    role: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16))
-    last_updated: Mapped[dt.datetime]
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -3,12 +3,13 @@
 Served under ``/ocpi/scsp/`` by the core's OCPI transport (:mod:`core.ocpi`), as our SCSP
 party of ``[ocpi_scsp]``. CPOs (directly or through a hub) push optimisation contexts with the
 custom module ``smartChargingOptimisation`` (seed 003 §5.1) and their Sessions, and drivers'
-charging preferences arrive on our Sessions SENDER. On every change the context is solved again
-by :mod:`plugins.ocpi_scsp.engine` over ``slots`` slots of ``slot_minutes`` minutes (and again
-at every slot boundary); the latest
-result is kept, and every session's schedule goes to its CPO as an OCPI SetChargingProfile
-(cleared when the session ends). Operators manage contexts, post dynamic inputs (forecasts,
-prices, DSO flexibility orders, capacity limits) and read results through ``/api/scsp/``.
+charging preferences arrive on our Sessions SENDER. Hubs report the parties behind them to the
+core's HubClientInfo RECEIVER (:mod:`core.ocpi.hubclientinfo`). On every change the context is
+solved again by :mod:`plugins.ocpi_scsp.engine` over ``slots`` slots of ``slot_minutes``
+minutes (and again at every slot boundary); the latest result is kept, and every session's
+schedule goes to its CPO as an OCPI SetChargingProfile (cleared when the session ends).
+Operators manage contexts, post dynamic inputs (forecasts, prices, DSO flexibility orders,
+capacity limits) and read results through ``/api/scsp/``.
 CPOs that serve their contexts on a SENDER interface instead are pulled (:mod:`.pull`).
 """
 
@@ -18,7 +19,7 @@ from aiohttp import web
 from marshmallow import Schema
 
 from core.events import Event
-from core.ocpi import BusinessDetails, OcpiPlatform, OwnRole
+from core.ocpi import BusinessDetails, OcpiPlatform, OwnRole, hubclientinfo
 from core.plugins import hookimpl
 from core.rbac import Grant
 from core.rest.routes import Route
@@ -50,7 +51,8 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     app[background.TASKS] = background.Tasks()
     app[pull.PULLS] = pull.Pulls()
     role = OwnRole("SCSP", config.party, BusinessDetails(config.name, config.website))
-    modules = (optimisation_module.module(), *sessions.modules(), charging_profiles.module())
+    modules = (optimisation_module.module(), *sessions.modules(), charging_profiles.module(),
+               hubclientinfo.module())
     return [OcpiPlatform(pull.PLATFORM, (role,), modules, on_partner=pull.on_partner(app))]
 
 
