@@ -5,9 +5,9 @@ driven by Schemathesis against a real server), aimed at the SCSP platform (``/oc
 registered CPO holding a real token C: versions and version details, credentials, the Sessions
 RECEIVER and the ChargingProfiles SENDER (the ``response_url`` results and the
 ActiveChargingProfile PUT), and as a registered hub the HubClientInfo RECEIVER. The run's
-configuration, checks and allow-list are the CPO test's, plus entries for optional fields sent
-as null, our custom module's identifier and the SENDER interface's unknown objects, each citing
-the text. Credentials PUT, DELETE and POST with a token A are explicit cases with a throwaway
+configuration, checks, body pinning, logged-error check and allow-list are the CPO test's, plus
+entries for our custom module's identifier and the SENDER interface's unknown objects, each
+citing the text. Credentials PUT, DELETE and POST with a token A are explicit cases with a throwaway
 CPO, as are requests naming a session we hold, a charging profile we really sent and a
 ClientInfo the hub gave us.
 
@@ -22,13 +22,12 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import logging
 from typing import Any
 
 import pytest
 from ocpi_peers import EmspPeer, HubPeer
-from schemathesis.core.failures import AcceptedNegativeData, Failure
-from schemathesis.core.jsonschema import make_validator_for, resolver
+from schemathesis.core.failures import Failure
+from schemathesis.core.jsonschema import resolver
 from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case
 from schemathesis.openapi.checks import JsonSchemaError
@@ -40,6 +39,8 @@ from test_ocpi_conformance import (
     Interface,
     answer,
     credentials_operations,
+    logged_errors,
+    pinning_bodies,
     registered,
     run_engine,
     schema_for,
@@ -80,32 +81,7 @@ def _custom_module_identifier(failure: Failure, case: Case, response: Response) 
             and failure.instance == CUSTOM_MODULE)
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
-def _null_optional_fields(failure: Failure, case: Case, response: Response) -> bool:
-    """A negative body whose only violations are optional properties sent as null."""
-    if not isinstance(failure, AcceptedNegativeData) or case.media_type is None:
-        return False
-    stripped = _without_nulls(case.body)
-    body = case.operation.get_body_for_media_type(case.media_type)
-    return stripped != case.body and body is not None \
-        and make_validator_for(body.validation_schema).is_valid(stripped)
-
-
 ALLOWANCES: tuple[Allowance, ...] = (*ALLOW_LIST, Allowance(
-    "negative_data_rejection",
-    "OCPI 2.2.1, transport_and_format.asciidoc, 'PUT'",
-    "Optional fields that are not included revert to their default value, which is either "
-    "specified in the protocol or NULL: an optional field sent as null is taken as not "
-    "included (in a PATCH it removes the field). The YAML's types are not nullable. Null for "
-    "a required field, or in a list, is refused.",
-    _null_optional_fields), Allowance(
     "response_schema_conformance",
     "OCPI 2.2.1, version_information_endpoint.asciidoc, 'ModuleID enum'",
     "ModuleID is an OpenEnum and parties may create custom modules with their own module "
@@ -168,19 +144,9 @@ def authorization(peer: EmspPeer) -> str:
     return "Token " + base64.b64encode(token.encode()).decode()
 
 
-def map_case(context: Any, case: Case) -> Case:
-    """Schemathesis hook: a generated Session names a random owner and id, its URL the
-    caller's party and another id, so nearly every PUT would end at our identity check. The
-    body is made to name what its URL names, and its other fields reach our validation.
-
-    Schemathesis revalidates a changed body: a negative case this makes valid counts as valid.
-    """
-    if case.operation.path == SESSION and case.method == "PUT" and isinstance(case.body, dict):
-        url = {"country_code": CPO[0], "party_id": CPO[1],
-               "id": case.path_parameters.get("session_id")}
-        case.body = {**case.body, **{name: value for name, value in url.items()
-                                     if name in case.body}}
-    return case
+# A Session PUT's body names what its URL names (see pinning_bodies).
+BODY_PINS = {("PUT", SESSION): lambda case: {
+    "country_code": CPO[0], "party_id": CPO[1], "id": case.path_parameters.get("session_id")}}
 
 
 def load(server: RunningServer, interface: Interface, auth: str | None) -> OpenApiSchema:
@@ -191,14 +157,8 @@ def load(server: RunningServer, interface: Interface, auth: str | None) -> OpenA
     caller = HUB_PARTIES[0] if interface.caller == "hub" else CPO
     schema = schema_for(interface, server.url(interface.base), caller=caller, ours=OURS,
                         authorization=auth, allowances=ALLOWANCES)
-    schema.hook(map_case)
+    schema.hook(pinning_bodies(BODY_PINS))
     return schema
-
-
-def crashes(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """Requests our OCPI layer failed on (answered 3000): Schemathesis sees an HTTP 200."""
-    return [record.getMessage() for record in caplog.records
-            if record.name == "core.ocpi.server" and record.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize("interface", INTERFACES, ids=lambda i: i.file.removesuffix(".yaml"))
@@ -210,7 +170,7 @@ async def test_interface_conforms(world: tuple[RunningServer, CpoPeer], hub: Hub
     failures, authenticated = await asyncio.to_thread(run_engine, schema)
     assert authenticated > 0, "no request got past authentication"
     assert not failures, f"{len(failures)} conformance failures:\n\n" + "\n\n".join(failures)
-    assert not crashes(caplog)
+    assert not logged_errors(caplog)
     # No generated request may have ended the registrations the run stands on.
     assert await registered(server, peer)
     assert await registered(server, hub)
