@@ -401,7 +401,7 @@ async def test_simulate_command_against_a_running_server(openv2x_server, tmp_pat
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core.cli", "simulate", "--url", ws_url(server), "--ocpp",
         "2.0.1", "--stations", "2", "--transactions", "--meter-interval", "1",
-        "--session-seconds", "2", "--id-tag", "CLITAG", "--duration", "5", cwd=workdir,
+        "--session-seconds", "2", "--id-tag", "CLITAG", "--duration", "10", cwd=workdir,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
