@@ -50,6 +50,7 @@ def openv2x_ocpi_platforms(app: web.Application) -> list[OcpiPlatform]:
     app[ADDRESS] = OwnAddress()
     app[background.TASKS] = background.Tasks()
     app[pull.PULLS] = pull.Pulls()
+    app[local_sessions.FOLLOWED] = set()
     role = OwnRole("SCSP", config.party, BusinessDetails(config.name, config.website))
     modules = (optimisation_module.module(), *sessions.modules(), charging_profiles.module(),
                hubclientinfo.module())
@@ -74,7 +75,8 @@ async def openv2x_event(event: Event, app: web.Application) -> None:
 
 
 @hookimpl
-def openv2x_startup(app: web.Application) -> None:
+async def openv2x_startup(app: web.Application) -> None:
+    await local_sessions.load_followed(app)
     slot_ticker.start(app)
     pull.start(app)
 

@@ -55,6 +55,9 @@ STARTED, SAMPLED, ENDED = "transaction.started", "meter.sampled", "transaction.e
 PREFERENCES = "session.charging_preferences"
 CONNECTED = "station.connected"
 COMPLETED = "COMPLETED"
+#: Our transactions that ongoing local sessions follow: meter samples, ends and preferences of
+#: any other transaction cost no database work (they are most of the station traffic).
+FOLLOWED: web.AppKey[set[int]] = web.AppKey("ocpi_scsp_followed", set)
 SOC, ENERGY = "SoC", "Energy.Active.Import.Register"
 
 
@@ -177,21 +180,38 @@ def recompute_later(app: web.Application, key: ContextKey) -> None:
     background.spawn(app, optimiser.recompute(app, key, base), f"scsp local {'*'.join(key)}")
 
 
+async def load_followed(app: web.Application) -> None:
+    """At start-up: the transactions local sessions follow (see :data:`FOLLOWED`)."""
+    async with app[appkeys.DB].session() as session:
+        app[FOLLOWED].update((await session.execute(select(LocalSession.transaction_id).join(
+            ScspSession, (ScspSession.country_code == LocalSession.country_code)
+            & (ScspSession.party_id == LocalSession.party_id)
+            & (ScspSession.id == LocalSession.session_id)).where(
+            ScspSession.status == optimiser.ACTIVE))).scalars())
+
+
 async def _started(app: web.Application, transaction_id: Any) -> None:
     if not isinstance(transaction_id, int):
         return
+    # Looked up with a read first: most transactions are at no local context, and a write
+    # transaction per start would queue behind (and hold up) the stations' own writes.
+    async with app[appkeys.DB].session() as session:
+        tx = await session.get(Transaction, transaction_id)
+        if tx is None or tx.status != "Active" or await _place(session, tx) is None:
+            return
     async with app[appkeys.DB].transaction() as work:
         tx = await work.session.get(Transaction, transaction_id)
-        if tx is None or tx.status != "Active":
-            return
-        place = await _place(work.session, tx)
-        if place is None:
+        place = None if tx is None else await _place(work.session, tx)
+        if tx is None or place is None:
             return
         await _adopt(work, tx, place)
+    app[FOLLOWED].add(transaction_id)
     recompute_later(app, place.key)
 
 
 async def _sampled(app: web.Application, transaction_id: Any) -> None:
+    if transaction_id not in app[FOLLOWED]:
+        return
     changed: set[ContextKey] = set()
     async with app[appkeys.DB].transaction() as work:
         for local, row, tx in await _followed(work, transaction_id):
@@ -204,6 +224,9 @@ async def _sampled(app: web.Application, transaction_id: Any) -> None:
 
 
 async def _ended(app: web.Application, transaction_id: Any) -> None:
+    if transaction_id not in app[FOLLOWED]:
+        return
+    app[FOLLOWED].discard(transaction_id)
     async with app[appkeys.DB].transaction() as work:
         followed = await _followed(work, transaction_id)
         for _, row, tx in followed:
@@ -231,6 +254,8 @@ def _preferences(data: dict[str, Any], discharge: bool) -> dict[str, Any]:
 
 
 async def _preferred(app: web.Application, data: dict[str, Any]) -> None:
+    if data.get("transaction_id") not in app[FOLLOWED]:
+        return
     changed: set[ContextKey] = set()
     async with app[appkeys.DB].transaction() as work:
         followed = await _followed(work, data.get("transaction_id"))
@@ -318,8 +343,11 @@ async def sync_context(app: web.Application, key: ContextKey) -> None:
             if session_row is not None:
                 await work.session.delete(session_row)
             await work.session.delete(row)
+    app[FOLLOWED].update(wanted)
+    app[FOLLOWED].difference_update(row.transaction_id for row in released)
     for row in released:
         await _release(app, row, recompute=False)
 
 
-__all__ = ["handle_event", "recompute_later", "session_data", "sync_context"]
+__all__ = ["FOLLOWED", "handle_event", "load_followed", "recompute_later", "session_data",
+           "sync_context"]
